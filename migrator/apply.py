@@ -1,0 +1,114 @@
+"""The single LibCST pass that applies every rule's edits and review markers to one file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+
+from migrator.nodes import Key, cst_fingerprint, cst_kind
+
+Rewrite = Callable[[cst.CSTNode], cst.CSTNode | cst.RemovalSentinel]
+
+MARKER_PREFIX = "# migrate-tests: review("
+
+
+class MappingDrift(Exception):
+    """The ``ast`` and LibCST trees disagree about a node: never guess, give up on the file."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    key: Key
+    fingerprint: object
+    rewrite: Rewrite
+
+
+def marker_text(rule: str, why: str) -> str:
+    return f"{MARKER_PREFIX}{rule}): {' '.join(why.split())}"
+
+
+class EditApplier(cst.CSTTransformer):
+    """Walks the tree once, numbering indexed nodes as ``nodes.AstIndex`` does."""
+
+    def __init__(self, edits: Sequence[Edit], markers: Mapping[Key, Sequence[str]]) -> None:
+        super().__init__()
+        self.edits = {edit.key: edit for edit in edits}
+        self.markers = markers
+        self.counts: dict[str, int] = {}
+        self.markers_added = 0
+        self._keys: list[Key | None] = []
+        self._frames: list[list[str]] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        kind = cst_kind(node)
+        key: Key | None = None
+        if kind is not None:
+            key = (kind, self.counts.get(kind, 0))
+            self.counts[kind] = key[1] + 1
+        self._keys.append(key)
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            self._frames.append([])
+        # Nothing inside an f-string or an implicit concatenation is indexed (see nodes.py).
+        return not isinstance(node, (cst.FormattedString, cst.ConcatenatedString))
+
+    def on_leave(
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+        key = self._keys.pop()
+        result: cst.CSTNode | cst.RemovalSentinel = updated_node
+        if key is not None:
+            if key in self.markers:
+                if not self._frames:
+                    raise MappingDrift(f"no statement around {key}")
+                self._frames[-1].extend(self.markers[key])
+            edit = self.edits.get(key)
+            if edit is not None:
+                found = cst_fingerprint(original_node)
+                if found != edit.fingerprint:
+                    raise MappingDrift(f"{key}: expected {edit.fingerprint!r}, found {found!r}")
+                result = edit.rewrite(updated_node)
+        if isinstance(original_node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            pending = self._frames.pop()
+            if pending and isinstance(
+                result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+            ):
+                result = self._with_markers(result, pending)
+        return result
+
+    def _with_markers(
+        self, stmt: cst.SimpleStatementLine | cst.BaseCompoundStatement, texts: Sequence[str]
+    ) -> cst.CSTNode:
+        present = {
+            line.comment.value.split("):", 1)[0]
+            for line in stmt.leading_lines
+            if line.comment is not None and line.comment.value.startswith(MARKER_PREFIX)
+        }
+        new_lines = []
+        for text in dict.fromkeys(texts):
+            head = text.split("):", 1)[0]
+            if head in present:
+                continue
+            present.add(head)
+            new_lines.append(cst.EmptyLine(indent=True, comment=cst.Comment(text)))
+        if not new_lines:
+            return stmt
+        self.markers_added += len(new_lines)
+        # Directly above the statement: that is the line a reader (and --update-literals) looks at.
+        return stmt.with_changes(leading_lines=[*stmt.leading_lines, *new_lines])
+
+
+def apply_edits(
+    module: cst.Module,
+    edits: Sequence[Edit],
+    markers: Mapping[Key, Sequence[str]],
+    expected_counts: Mapping[str, int],
+) -> tuple[cst.Module, int]:
+    """Returns the rewritten module and the number of markers added."""
+    applier = EditApplier(edits, markers)
+    new = module.visit(applier)
+    if applier.counts != {k: v for k, v in expected_counts.items() if v}:
+        raise MappingDrift(f"node counts differ: ast {expected_counts} vs cst {applier.counts}")
+    assert isinstance(new, cst.Module)
+    return new, applier.markers_added

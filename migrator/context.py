@@ -1,0 +1,124 @@
+"""What a rule sees of one file, and the only way it can report or change anything."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from migrator.apply import Edit, Rewrite, marker_text
+from migrator.core import Finding, Safety
+from migrator.models import ModelMap
+from migrator.nodes import AstIndex, Key, ast_fingerprint
+from migrator.source import Source
+
+Span = ast.expr | ast.stmt
+
+
+@dataclass
+class FileContext:
+    """Per-file state shared by all rules: the source, its ``ast``, and what rules decided."""
+
+    source: Source
+    models: ModelMap
+    markers_enabled: bool = True
+    findings: list[Finding] = field(default_factory=list)
+    edits: dict[Key, Edit] = field(default_factory=dict)
+    markers: dict[Key, list[str]] = field(default_factory=dict)
+    add_imports: set[tuple[str, str]] = field(default_factory=set)
+    remove_imports: set[tuple[str, str, str | None]] = field(default_factory=set)
+    migrations: set[tuple[str, str]] = field(default_factory=set)
+    suppressed: int = 0
+    # Analyses shared by several rules, computed once per file on first use (see rules/_helpers).
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def index(self) -> AstIndex:
+        return AstIndex(self.source.tree)
+
+    def for_rule(self, rule_id: str) -> RuleContext:
+        return RuleContext(self, rule_id)
+
+    def memo(self, name: str, compute: Callable[[], Any]) -> Any:
+        if name not in self.shared:
+            self.shared[name] = compute()
+        return self.shared[name]
+
+
+class RuleContext:
+    """The reporting and editing API, bound to one rule so findings carry its id."""
+
+    def __init__(self, file: FileContext, rule_id: str) -> None:
+        self.file = file
+        self.rule = rule_id
+        self.source = file.source
+        self.tree = file.source.tree
+        self.models = file.models
+
+    def memo(self, name: str, compute: Callable[[], Any]) -> Any:
+        return self.file.memo(name, compute)
+
+    def _suppressed(self, node: Span) -> bool:
+        end = node.end_lineno or node.lineno
+        if self.source.directives.ignored(self.rule, node.lineno, end):
+            self.file.suppressed += 1
+            return True
+        return False
+
+    def _finding(self, node: Span, safety: Safety, message: str, fixed: bool) -> Finding:
+        end_line = node.end_lineno or node.lineno
+        finding = Finding(
+            rule=self.rule,
+            safety=safety,
+            line=node.lineno,
+            col=self.source.char_col(node.lineno, node.col_offset),
+            end_line=end_line,
+            end_col=self.source.char_col(end_line, node.end_col_offset or 0),
+            message=message,
+            fixed=fixed,
+        )
+        self.file.findings.append(finding)
+        return finding
+
+    def info(self, node: Span, message: str) -> None:
+        """Something worth knowing that the tool deliberately leaves alone."""
+        if not self._suppressed(node):
+            self._finding(node, Safety.INFO, message, fixed=False)
+
+    def review(self, node: Span, message: str, anchor: ast.AST | None = None) -> None:
+        """A human (or a test run) must decide; ``--apply`` marks the statement around
+        ``anchor`` (default ``node``, which must then be an indexed kind)."""
+        if self._suppressed(node):
+            return
+        self._finding(node, Safety.REVIEW, message, fixed=False)
+        if self.file.markers_enabled:
+            key = self.file.index.key(anchor if anchor is not None else node)
+            self.file.markers.setdefault(key, []).append(marker_text(self.rule, message))
+
+    def fix(self, node: Span, message: str, target: ast.AST, rewrite: Rewrite) -> bool:
+        """Rewrite the LibCST twin of ``target`` (an indexed node) with ``rewrite``."""
+        if self._suppressed(node):
+            return False
+        key = self.file.index.key(target)
+        previous = self.file.edits.get(key)
+        if previous is not None:
+            first = previous.rewrite
+
+            def chained(n: Any, first: Rewrite = first, second: Rewrite = rewrite) -> Any:
+                return second(first(n))
+
+            rewrite = chained
+        self.file.edits[key] = Edit(key, ast_fingerprint(target), rewrite)
+        self._finding(node, Safety.FIX, message, fixed=True)
+        return True
+
+    def add_import(self, module: str, name: str) -> None:
+        self.file.add_imports.add((module, name))
+
+    def remove_import_if_unused(self, module: str, name: str, asname: str | None = None) -> None:
+        self.file.remove_imports.add((module, name, asname))
+
+    def record_migration(self, source_id: str, target_id: str) -> None:
+        self.file.migrations.add((source_id, target_id))

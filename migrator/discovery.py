@@ -1,0 +1,146 @@
+"""Paths, directories and globs in; a sorted, de-duplicated list of Python files out.
+
+No parsing happens here. Directories are walked for ``*.py`` minus the default excludes, the
+configured ``exclude`` globs and (inside a git work tree) files git ignores. Files named
+explicitly are always processed unless ``force_exclude`` is set, as pre-commit needs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_EXCLUDED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".eggs",
+        "build",
+        "dist",
+        "site-packages",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+    }
+)
+GLOB_CHARS = frozenset("*?[")
+TEMP_MARK = ".migrate-tests-"
+
+
+class DiscoveryError(Exception):
+    """A path argument names nothing; the message says which."""
+
+
+@dataclass(frozen=True)
+class Discovery:
+    files: list[Path]
+    excluded: int
+
+
+def discover(
+    paths: Sequence[str],
+    *,
+    exclude: Sequence[str] = (),
+    root: Path | None = None,
+    force_exclude: bool = False,
+) -> Discovery:
+    root = (root or Path.cwd()).resolve()
+    if not paths:
+        paths = ["tests"] if Path("tests").is_dir() else ["."]
+    explicit: list[Path] = []
+    walked: list[Path] = []
+    for arg in paths:
+        if os.path.lexists(arg):
+            (walked.extend(_walk(Path(arg), exclude, root)) if Path(arg).is_dir() else explicit.append(Path(arg)))
+            continue
+        if GLOB_CHARS & set(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            if not matches:
+                raise DiscoveryError(f"no files match the pattern {arg!r}")
+            for match in matches:
+                path = Path(match)
+                if path.is_dir():
+                    walked.extend(_walk(path, exclude, root))
+                elif match.endswith(".py"):
+                    explicit.append(path)
+            continue
+        raise DiscoveryError(f"path does not exist: {arg}")
+    if force_exclude:
+        explicit = [p for p in explicit if not _excluded(p, exclude, root)]
+    candidates = explicit + walked
+    ignored = _git_ignored(walked + (explicit if force_exclude else []))
+    seen: dict[str, Path] = {}
+    for path in candidates:
+        if path in ignored:
+            continue
+        seen.setdefault(os.path.normpath(path), path)
+    files = sorted(seen.values(), key=lambda p: p.as_posix())
+    return Discovery(files=files, excluded=len(candidates) - len(files))
+
+
+def _walk(top: Path, exclude: Sequence[str], root: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(top):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in DEFAULT_EXCLUDED_DIRS
+            and not d.endswith(".egg-info")
+            and not (here / d / "pyvenv.cfg").exists()
+            and not _excluded(here / d, exclude, root)
+        )
+        for name in sorted(filenames):
+            if name.endswith(".py") and TEMP_MARK not in name:
+                path = here / name
+                if not _excluded(path, exclude, root):
+                    yield path
+
+
+def _excluded(path: Path, patterns: Sequence[str], root: Path) -> bool:
+    parts = set(path.parts)
+    if parts & DEFAULT_EXCLUDED_DIRS and path.parts[-1] not in DEFAULT_EXCLUDED_DIRS:
+        if any(p in DEFAULT_EXCLUDED_DIRS for p in path.parts[:-1]):
+            return True
+    if not patterns:
+        return False
+    try:
+        rel = path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        rel = path.as_posix()
+    candidates = [rel, path.as_posix()]
+    pieces = rel.split("/")
+    candidates += ["/".join(pieces[: i + 1]) for i in range(len(pieces) - 1)]
+    return any(fnmatch.fnmatch(c, pat.rstrip("/")) for c in candidates for pat in patterns)
+
+
+def _git_ignored(paths: list[Path]) -> set[Path]:
+    """The subset of ``paths`` git ignores; empty outside a work tree or without git."""
+    if not paths or shutil.which("git") is None:
+        return set()
+    try:
+        proc = subprocess.run(
+            ["git", "check-ignore", "-z", "--stdin"],
+            input="\0".join(str(p) for p in paths).encode(),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    if proc.returncode not in (0, 1):  # 128: not a git work tree
+        return set()
+    names = set(proc.stdout.decode(errors="surrogateescape").split("\0")) - {""}
+    return {p for p in paths if str(p) in names}

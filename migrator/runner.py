@@ -1,0 +1,218 @@
+"""One file in, one result out; never raises for user code. Plus the parallel driver.
+
+Per file: read bytes; a pre-filter rejects files that cannot match without decoding them; the
+rules analyse the ``ast``; only a file with edits or markers is parsed by LibCST (once) and
+rewritten in a single pass; the output must parse before it is accepted; ``--apply`` writes it
+atomically, keeping the file mode.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from migrator.context import FileContext
+from migrator.core import FileResult, Safety, Status
+from migrator.discovery import TEMP_MARK
+from migrator.models import ModelMap
+from migrator.registry import Rule, all_rules
+from migrator.source import Source, SourceError
+
+# Below this many candidate files, worker start-up costs more than it saves.
+PARALLEL_THRESHOLD = 8
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    models: ModelMap
+    rule_ids: tuple[str, ...]
+    markers: bool = True
+    write: bool = False
+
+
+@cache
+def _prefilter(ids: tuple[str, ...]) -> re.Pattern[bytes]:
+    """Every rule needs a GPT2 id or class name in the file; all contain 'gpt2' in some case."""
+    extra = [re.escape(i.encode()) for i in ids if "gpt2" not in i.lower()]
+    return re.compile(b"|".join([rb"(?i:gpt2)", *extra]))
+
+
+def _rules(ids: tuple[str, ...]) -> list[Rule]:
+    wanted = set(ids)
+    return [rule for rule in all_rules() if rule.id in wanted]
+
+
+def display(path: Path) -> str:
+    """The path as the user should read it: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def process_file(path: Path, options: RunOptions) -> FileResult:
+    name = display(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return FileResult(name, Status.ERROR, error=_os_reason(exc))
+    if not _prefilter(tuple(options.models.targets)).search(raw):
+        return FileResult(name, Status.CLEAN)
+    try:
+        source = Source.decode(name, raw)
+        if source.directives.skip_file:
+            return FileResult(name, Status.SKIPPED, error="skip-file comment")
+        return _migrate(source, options, path)
+    except SourceError as exc:
+        return FileResult(name, Status.ERROR, error=str(exc))
+    except Exception:  # one catch point: a bug in a rule must not take the run down
+        return FileResult(
+            name,
+            Status.ERROR,
+            error="internal error, file left unchanged (please report):\n" + traceback.format_exc(),
+        )
+
+
+def _migrate(source: Source, options: RunOptions, path: Path) -> FileResult:
+    source.tree  # noqa: B018 - raises SourceError (syntax error with its line) before any rule runs
+    ctx = FileContext(source=source, models=options.models, markers_enabled=options.markers)
+    for rule in _rules(options.rule_ids):
+        rule.check(ctx.for_rule(rule.id))
+    findings = tuple(sorted(ctx.findings, key=lambda f: (f.line, f.col, f.rule)))
+    new_text, markers = source.text, 0
+    if ctx.edits or ctx.markers:
+        new_text, markers = _rewrite(ctx)
+    new_bytes = source.encode(new_text)
+    changed = new_bytes != source.raw
+    if any(f.safety is Safety.REVIEW for f in findings):
+        status = Status.REVIEW
+    elif changed:
+        status = Status.READY
+    else:
+        status = Status.CLEAN
+    result = FileResult(
+        source.path,
+        status,
+        findings=findings,
+        old_text=source.text,
+        new_text=new_text,
+        new_bytes=new_bytes if changed else None,
+        suppressed=ctx.suppressed,
+        markers=markers,
+        migrations=tuple(sorted(ctx.migrations)),
+    )
+    if changed and options.write:
+        try:
+            write_atomic(path, source.raw, new_bytes)
+        except OSError as exc:
+            return FileResult(source.path, Status.ERROR, findings=findings, error=_os_reason(exc))
+        except ConcurrentChange as exc:
+            return FileResult(source.path, Status.ERROR, findings=findings, error=str(exc))
+        return FileResult(**{**result.__dict__, "written": True})
+    return result
+
+
+def _rewrite(ctx: FileContext) -> tuple[str, int]:
+    import libcst as cst  # deferred: a run where no file needs a rewrite never imports libcst
+
+    from migrator.apply import apply_edits
+
+    module = cst.parse_module(ctx.source.text)
+    module, markers = apply_edits(
+        module, list(ctx.edits.values()), ctx.markers, ctx.index.counts
+    )
+    if ctx.add_imports or ctx.remove_imports:
+        module = _fix_imports(ctx, module)
+    code = module.code
+    try:
+        ast.parse(code)
+    except SyntaxError as exc:
+        raise RuntimeError(f"the rewrite would not parse (line {exc.lineno}: {exc.msg})") from None
+    return code, markers
+
+
+def _fix_imports(ctx: FileContext, module: object) -> object:
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
+    context = CodemodContext()
+    for module_name, obj in sorted(ctx.add_imports):
+        AddImportsVisitor.add_needed_import(context, module_name, obj)
+    for module_name, obj, asname in sorted(ctx.remove_imports, key=str):
+        RemoveImportsVisitor.remove_unused_import(context, module_name, obj, asname)
+    module = RemoveImportsVisitor(context).transform_module(module)  # type: ignore[arg-type]
+    return AddImportsVisitor(context).transform_module(module)
+
+
+class ConcurrentChange(Exception):
+    """The file changed on disk after it was read: never clobber someone else's edit."""
+
+
+def write_atomic(path: Path, expected: bytes, data: bytes) -> None:
+    """Write ``data`` over ``path`` via a temp file in the same directory (fsync, rename),
+    keeping the mode, and only if the file still holds ``expected``."""
+    target = path.resolve()  # write through a symlink, keep the link
+    mode = target.stat().st_mode & 0o7777
+    if not os.access(target, os.W_OK):
+        raise PermissionError(13, "Permission denied (read-only file)", str(path))
+    fd, tmp = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}{TEMP_MARK}", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if target.read_bytes() != expected:
+            raise ConcurrentChange("the file changed on disk while it was being migrated; not written")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _os_reason(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, PermissionError):
+        return f"permission denied ({reason})" if "denied" not in reason.lower() else reason
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory"
+    if exc.errno == 40:
+        return "symlink loop (too many levels of symbolic links)"
+    if isinstance(exc, FileNotFoundError):
+        return "file not found (broken symlink or removed during the run)"
+    return reason
+
+
+def run(
+    files: Sequence[Path],
+    options: RunOptions,
+    jobs: int,
+    on_done: Callable[[FileResult], None] | None = None,
+) -> list[FileResult]:
+    """Process ``files``; results come back in the order of ``files`` whatever the workers do."""
+    results: list[FileResult] = []
+    for result in _iter_results(files, options, jobs):
+        results.append(result)
+        if on_done is not None:
+            on_done(result)
+    return results
+
+
+def _iter_results(files: Sequence[Path], options: RunOptions, jobs: int) -> Iterator[FileResult]:
+    if jobs <= 1 or len(files) < PARALLEL_THRESHOLD:
+        for path in files:
+            yield process_file(path, options)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        chunk = max(1, len(files) // (jobs * 4))
+        yield from pool.map(process_file, files, [options] * len(files), chunksize=chunk)

@@ -1,0 +1,422 @@
+"""Shared analysis for the rules: which literals are GPT2 ids to migrate, and which to leave.
+
+Computed once per file from Python's ``ast`` (cheap) and cached on the file context, so every
+rule asks the same questions and gets the same answers: ``model-id`` rewrites exactly the
+literals that ``auto-classes`` (and later rules) consider migrated.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import libcst as cst
+
+from migrator.context import RuleContext
+from migrator.models import ModelMap
+
+# Module and parameter names that only exist because the model is GPT2: a test that mentions
+# them tests GPT2 itself, and swapping the model would break or void it.
+INTERNALS = re.compile(
+    r"\b(c_attn|c_proj|c_fc|wte|wpe|GPT2Block|GPT2Attention|GPT2MLP|Conv1D|fan_in_fan_out)\b"
+    r"|\btransformer\.h\b"
+)
+MODEL_LIKE = re.compile(r"^[\w.-]+/[\w.-]+$")
+SETUP_NAMES = frozenset(
+    {"setUp", "setUpClass", "setup_method", "setup_class", "setUpModule", "__init__"}
+)
+ID_KEYWORDS = re.compile(r"model|tokenizer|checkpoint|pretrained|path|repo|name_or_path")
+FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def token_pattern(ids: list[str]) -> re.Pattern[str]:
+    """An id as a whole token of a command line or key=value string: delimited by whitespace,
+    quotes, ``=`` or ``,`` on both sides (so never inside ``gpt2-sentiment.ipynb``)."""
+    alternatives = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+    return re.compile(rf"(?<![^\s=,'\"\\])({alternatives})(?![^\s,'\"\\])")
+
+
+@dataclass(frozen=True)
+class Leave:
+    """Why an id is deliberately not migrated (reported as info)."""
+
+    reason: str
+
+
+def is_cli_string(value: str) -> bool:
+    """A command line (``--flag value``) or a key=value argument string (``a=b,c=d``)."""
+    return bool(re.search(r"(^|\s)--?[A-Za-z]", value) or re.search(r"\w=[^=\s,]+(,|$)", value))
+
+
+class Analysis:
+    """Per-file facts about GPT2 ids; build with ``analysis(ctx)``."""
+
+    def __init__(self, ctx: RuleContext) -> None:
+        self.ctx = ctx
+        self.source = ctx.source
+        self.tree = ctx.tree
+        self.models: ModelMap = ctx.models
+        self.parent: dict[int, ast.AST] = {}
+        self.docstrings: set[int] = set()
+        self.strings: list[ast.Constant] = []
+        self.fstrings: list[ast.JoinedStr] = []
+        self.imports: dict[str, tuple[str, str]] = {}
+        self.subject_import: str | None = None
+        self.module_aliases: dict[str, str] = {}
+        for node in ast.walk(self.tree):
+            for child in ast.iter_child_nodes(node):
+                self.parent[id(child)] = node
+            if isinstance(node, (ast.Module, *SCOPES)) and node.body:
+                first = node.body[0]
+                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                    self.docstrings.add(id(first.value))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                self.strings.append(node)
+            elif isinstance(node, ast.JoinedStr):
+                self.fstrings.append(node)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    self.imports[alias.asname or alias.name] = (node.module, alias.name)
+                if node.module.startswith("transformers.models.gpt2"):
+                    self.subject_import = node.module
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    self.module_aliases[alias.asname or alias.name.split(".")[0]] = (
+                        alias.name if alias.asname else alias.name.split(".")[0]
+                    )
+                    if alias.name.startswith("transformers.models.gpt2"):
+                        self.subject_import = alias.name
+        self.strings.sort(key=lambda n: (n.lineno, n.col_offset))
+
+    def module_alias(self, name: str) -> str | None:
+        return self.module_aliases.get(name)
+
+    # -- where a node sits ------------------------------------------------------------------
+
+    def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
+        current = self.parent.get(id(node))
+        while current is not None:
+            yield current
+            current = self.parent.get(id(current))
+
+    def in_fstring(self, node: ast.AST) -> bool:
+        return any(isinstance(a, ast.JoinedStr) for a in self.ancestors(node))
+
+    def scope_text(self, node: ast.AST) -> str:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        return "".join(self.source.lines[first - 1 : node.end_lineno])
+
+    def internals_in(self, scope: ast.AST) -> str | None:
+        match = INTERNALS.search(self.scope_text(scope))
+        return match.group(0) if match else None
+
+    @cached_property
+    def subject_path(self) -> bool:
+        return "models/gpt2/" in self.source.path.replace("\\", "/")
+
+    # -- decisions about whole-value ids ----------------------------------------------------
+
+    def leave_reason(self, node: ast.expr) -> Leave | None:
+        """Why the whole-value id literal ``node`` must stay, or None to migrate it."""
+        if self.subject_import:
+            return Leave(f"the file tests GPT2 itself (imports {self.subject_import})")
+        if self.subject_path:
+            return Leave("the file tests GPT2 itself (it lives under models/gpt2/)")
+        parent = self.parent.get(id(node))
+        if isinstance(parent, ast.Compare) and parent.left is node:
+            if any(isinstance(op, (ast.In, ast.NotIn)) for op in parent.ops):
+                return Leave("substring test on a model id, not a model id")
+        internals = self.internals_for(node)
+        if internals:
+            return Leave(f"the test relies on GPT2 internals ({internals}); swapping the model would void it")
+        other = self.coverage_peer(node)
+        if other:
+            return Leave(f"one of several architectures in this collection (also {other!r}): kept for coverage")
+        derived = self.derived_artefact(node)
+        if derived:
+            return Leave(f"base model of the GPT2-derived artefact {derived!r}: the pair must change together, by hand")
+        if id(node) in self.labels:
+            return Leave("a test label, not a model id (see model-labels)")
+        return None
+
+    def internals_for(self, node: ast.AST) -> str | None:
+        scopes = [a for a in self.ancestors(node) if isinstance(a, SCOPES)]
+        for scope in scopes:
+            found = self.internals_in(scope)
+            if found:
+                return found
+            if isinstance(scope, FUNCS) and not self._is_setup(scope):
+                return None  # a test function: its own body decides
+        if not scopes:
+            name = self._assigned_name(node)
+            if name is not None:
+                for user in self.users_of(name):
+                    found = self.internals_in(user)
+                    if found:
+                        return found
+        return None
+
+    def _is_setup(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        if func.name in SETUP_NAMES:
+            return True
+        return any("fixture" in ast.unparse(d) for d in func.decorator_list)
+
+    def _assigned_name(self, node: ast.AST) -> str | None:
+        parent = self.parent.get(id(node))
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+            target = parent.targets[0]
+            if isinstance(target, ast.Name):
+                return target.id
+        if isinstance(parent, ast.AnnAssign) and isinstance(parent.target, ast.Name):
+            return parent.target.id
+        return None
+
+    def users_of(self, name: str) -> list[ast.AST]:
+        """Top-level functions and classes that read the module-level ``name``."""
+        users = []
+        for stmt in self.tree.body:
+            if isinstance(stmt, SCOPES) and any(
+                isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt)
+            ):
+                users.append(stmt)
+        return users
+
+    def coverage_peer(self, node: ast.AST) -> str | None:
+        parent = self.parent.get(id(node))
+        if not isinstance(parent, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+            return None
+        collection: ast.AST = parent
+        grand = self.parent.get(id(parent))
+        if isinstance(parent, ast.Tuple) and isinstance(grand, (ast.List, ast.Tuple, ast.Set)):
+            collection = grand
+        for value in self._collection_strings(collection):
+            if MODEL_LIKE.match(value) and self.models.target_of(value) is None:
+                if "gpt2" not in value.lower():
+                    return value
+        return None
+
+    def _collection_strings(self, collection: ast.AST) -> Iterator[str]:
+        for child in ast.iter_child_nodes(collection):
+            items = ast.iter_child_nodes(child) if isinstance(child, ast.Tuple) else [child]
+            for item in items:
+                if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                    yield item.value
+
+    def derived_artefact(self, node: ast.AST) -> str | None:
+        scope = next((a for a in self.ancestors(node) if isinstance(a, FUNCS)), None)
+        if scope is None:
+            return None
+        for call in ast.walk(scope):
+            if not (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "from_pretrained"
+            ):
+                continue
+            for arg in [*call.args, *(k.value for k in call.keywords)]:
+                value = arg.value if isinstance(arg, ast.Constant) else None
+                if (
+                    isinstance(value, str)
+                    and MODEL_LIKE.match(value)
+                    and "gpt2" in value.lower()
+                    and self.models.target_of(value) is None
+                ):
+                    return value
+        return None
+
+    # -- labels -----------------------------------------------------------------------------
+
+    @cached_property
+    def labels(self) -> set[int]:
+        """Ids of literals that are branch labels: parametrize values of a parameter that the
+        test compares with string literals and never uses as a model id, plus the literals
+        it is compared with. ``model-id`` leaves them and ``model-labels`` renames them
+        together, so rows and comparisons can never disagree."""
+        found: set[int] = set()
+        for func in ast.walk(self.tree):
+            if not isinstance(func, FUNCS):
+                continue
+            for param, values in self.parametrized(func).items():
+                compared = self._compared_literals(func, param)
+                if not compared or self._used_as_id(func, param):
+                    continue
+                sources = [v for v in values if self.models.target_of(v.value) is not None]
+                if sources:
+                    found.update(id(v) for v in sources)
+                    found.update(
+                        id(c) for c in compared if self.models.target_of(c.value) is not None
+                    )
+        return found
+
+    def parametrized(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, list[ast.Constant]]:
+        """Parameter name -> the string literals given for it by parametrize/expand."""
+        out: dict[str, list[ast.Constant]] = {}
+        for deco in func.decorator_list:
+            if not isinstance(deco, ast.Call) or not deco.args:
+                continue
+            name = ast.unparse(deco.func)
+            if name.endswith("parametrize") and len(deco.args) >= 2:
+                names = _argnames(deco.args[0])
+                rows = deco.args[1]
+            elif name.endswith("expand"):
+                names = [a.arg for a in func.args.args if a.arg not in ("self", "cls")]
+                rows = deco.args[0]
+            else:
+                continue
+            if not isinstance(rows, (ast.List, ast.Tuple)):
+                continue
+            for row in rows.elts:
+                many = name.endswith("expand") or len(names) > 1
+                cells = row.elts if many and isinstance(row, (ast.Tuple, ast.List)) else [row]
+                for param, cell in zip(names, cells):
+                    if isinstance(cell, ast.Constant) and isinstance(cell.value, str):
+                        out.setdefault(param, []).append(cell)
+        return out
+
+    def _compared_literals(self, func: ast.AST, param: str) -> list[ast.Constant]:
+        out = []
+        for node in ast.walk(func):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            if not any(isinstance(s, ast.Name) and s.id == param for s in sides):
+                continue
+            if not all(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for op in node.ops):
+                continue
+            for side in sides:
+                for item in [side, *getattr(side, "elts", [])]:
+                    if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                        out.append(item)
+        return out
+
+    def _used_as_id(self, func: ast.AST, param: str) -> bool:
+        for node in ast.walk(func):
+            if not isinstance(node, ast.Call):
+                continue
+            for arg in node.args:
+                if isinstance(arg, ast.Name) and arg.id == param:
+                    return True
+            for kw in node.keywords:
+                if isinstance(kw.value, ast.Name) and kw.value.id == param:
+                    return True
+        return False
+
+    # -- ids bound to names -----------------------------------------------------------------
+
+    def migrated_id(self, node: ast.AST) -> str | None:
+        """The source id a literal holds when it is migrated, else None."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if self.models.target_of(node.value) and self.leave_reason(node) is None:
+                return node.value
+        return None
+
+    @cached_property
+    def bindings(self) -> dict[tuple[str, str], str]:
+        """(scope, name) -> migrated source id, for ``X = "gpt2"`` (scope ``""`` module,
+        a function's qualified name), and (class, ``self.X``) for attributes/class attrs."""
+        out: dict[tuple[str, str], str] = {}
+        for node in ast.walk(self.tree):
+            if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+                continue
+            source_id = self.migrated_id(node.value)
+            if source_id is None:
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    out[(self.scope_name(node), target.id)] = source_id
+                    cls = self.enclosing_class(node, direct=True)
+                    if cls is not None:
+                        out[(cls.name, f"self.{target.id}")] = source_id
+                elif (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id in ("self", "cls")
+                ):
+                    cls = self.enclosing_class(node)
+                    if cls is not None:
+                        out[(cls.name, f"self.{target.attr}")] = source_id
+        return out
+
+    def scope_name(self, node: ast.AST) -> str:
+        names = [a.name for a in self.ancestors(node) if isinstance(a, SCOPES)]
+        return ".".join(reversed(names))
+
+    def enclosing_class(self, node: ast.AST, direct: bool = False) -> ast.ClassDef | None:
+        for anc in self.ancestors(node):
+            if isinstance(anc, ast.ClassDef):
+                return anc
+            if direct and isinstance(anc, FUNCS):
+                return None
+        return None
+
+    def resolve(self, expr: ast.AST) -> str | None:
+        """The migrated source id an expression evaluates to, when the analysis can tell."""
+        literal = self.migrated_id(expr)
+        if literal is not None:
+            return literal
+        if isinstance(expr, ast.Name):
+            scope = self.scope_name(expr)
+            while True:
+                found = self.bindings.get((scope, expr.id))
+                if found is not None:
+                    return found
+                if not scope:
+                    return None
+                scope = scope.rpartition(".")[0]
+        if (
+            isinstance(expr, ast.Attribute)
+            and isinstance(expr.value, ast.Name)
+            and expr.value.id in ("self", "cls")
+        ):
+            cls = self.enclosing_class(expr)
+            if cls is not None:
+                return self.bindings.get((cls.name, f"self.{expr.attr}"))
+        return None
+
+
+def analysis(ctx: RuleContext) -> Analysis:
+    result: Analysis = ctx.memo("analysis", lambda: Analysis(ctx))
+    return result
+
+
+def _argnames(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [n.strip() for n in node.value.split(",") if n.strip()]
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return []
+
+
+def string_literal(raw: str, value: str) -> str:
+    """``raw`` (a string literal's source) with its content replaced by ``value``."""
+    prefix_len = len(raw) - len(raw.lstrip("rRbBuUfF"))
+    body = raw[prefix_len:]
+    quote = body[:3] if body[:3] in ('"""', "'''") else body[0]
+    return f"{raw[:prefix_len]}{quote}{value}{quote}"
+
+
+def sub_in_string_node(node: cst.CSTNode, replace: Callable[[str], str]) -> cst.CSTNode:
+    """Apply ``replace`` to the literal text of a string node: a plain string's source, each
+    part of an implicit concatenation, and the literal (non-``{}``) parts of an f-string."""
+    if isinstance(node, cst.SimpleString):
+        return node.with_changes(value=replace(node.value))
+    if isinstance(node, cst.ConcatenatedString):
+        return node.with_changes(
+            left=sub_in_string_node(node.left, replace),
+            right=sub_in_string_node(node.right, replace),
+        )
+    if isinstance(node, cst.FormattedString):
+        return node.with_changes(
+            parts=[
+                p.with_changes(value=replace(p.value))
+                if isinstance(p, cst.FormattedStringText)
+                else p
+                for p in node.parts
+            ]
+        )
+    return node

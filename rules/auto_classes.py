@@ -1,0 +1,129 @@
+"""Load migrated checkpoints through the Auto classes instead of the GPT2 classes.
+
+``GPT2LMHeadModel.from_pretrained("gpt2")`` cannot load a Qwen2 or Llama checkpoint: once the id
+is migrated, the class must follow. ``GPT2LMHeadModel``, ``GPT2Model``,
+``GPT2ForSequenceClassification`` (and the token-classification and QA heads),
+``GPT2Tokenizer``, ``GPT2TokenizerFast`` and ``GPT2Config`` ``.from_pretrained(<migrated id>)``
+become the matching ``Auto*`` class; the ``Auto*`` import is added and GPT2 imports that became
+unused are removed (LibCST's AddImportsVisitor / RemoveImportsVisitor). The id may be a literal
+or a name holding one (``MODEL_ID``, ``self.model_id`` set in ``setUp``, a class attribute).
+
+A GPT2 model built directly from a hand-written ``GPT2Config(...)`` is marked for review: the
+config encodes GPT2's architecture, and the right replacement (``AutoConfig.from_pretrained``
+of the target plus ``from_config``, or keeping GPT2 on purpose) is a human decision.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from migrator.context import RuleContext
+from migrator.core import Safety
+from migrator.registry import Example, declare
+
+from ._helpers import Analysis, analysis
+
+AUTO = {
+    "GPT2LMHeadModel": "AutoModelForCausalLM",
+    "GPT2Model": "AutoModel",
+    "GPT2ForSequenceClassification": "AutoModelForSequenceClassification",
+    "GPT2ForTokenClassification": "AutoModelForTokenClassification",
+    "GPT2ForQuestionAnswering": "AutoModelForQuestionAnswering",
+    "GPT2Tokenizer": "AutoTokenizer",
+    "GPT2TokenizerFast": "AutoTokenizer",
+    "GPT2Config": "AutoConfig",
+}
+MODELS = frozenset(name for name in AUTO if "Tokenizer" not in name and name != "GPT2Config")
+
+
+def check(ctx: RuleContext) -> None:
+    found = analysis(ctx)
+    if found.subject_import or found.subject_path:
+        return  # model-id reports why the file keeps GPT2
+    for node in ast.walk(ctx.tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "from_pretrained":
+            gpt2_class = _gpt2_class(found, func.value)
+            if gpt2_class is not None:
+                _from_pretrained(ctx, found, node, func.value, gpt2_class)
+            continue
+        gpt2_class = _gpt2_class(found, func)
+        if gpt2_class in MODELS or (gpt2_class == "GPT2Config" and (node.args or node.keywords)):
+            if found.internals_for(node):
+                continue
+            ctx.review(
+                node,
+                f"{gpt2_class} built by hand encodes GPT2's architecture: build the target's "
+                "with AutoConfig.from_pretrained(<target id>) and "
+                "AutoModelForCausalLM.from_config(config), or keep GPT2 if it is the subject",
+            )
+
+
+def _from_pretrained(
+    ctx: RuleContext, found: Analysis, call: ast.Call, cls_expr: ast.expr, gpt2_class: str
+) -> None:
+    arg = call.args[0] if call.args else None
+    for keyword in call.keywords:
+        if keyword.arg == "pretrained_model_name_or_path":
+            arg = keyword.value
+    if arg is None or found.resolve(arg) is None:
+        return
+    auto = AUTO[gpt2_class]
+
+    def rewrite(node: cst.CSTNode) -> cst.CSTNode:
+        assert isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+        owner = node.func.value
+        if isinstance(owner, cst.Attribute):  # transformers.GPT2LMHeadModel
+            owner = owner.with_changes(attr=cst.Name(auto))
+        else:
+            owner = cst.Name(auto)
+        return node.with_changes(func=node.func.with_changes(value=owner))
+
+    if ctx.fix(cls_expr, f"{ast.unparse(cls_expr)} -> {auto}", call, rewrite) and isinstance(
+        cls_expr, ast.Name
+    ):
+        module, name = found.imports[cls_expr.id]
+        ctx.add_import("transformers", auto)
+        asname = cls_expr.id if cls_expr.id != name else None
+        ctx.remove_import_if_unused(module, name, asname)
+
+
+def _gpt2_class(found: Analysis, expr: ast.expr) -> str | None:
+    """The GPT2 class an expression names: an imported name (aliases too) or
+    ``transformers.<Class>``."""
+    if isinstance(expr, ast.Name) and expr.id in found.imports:
+        module, name = found.imports[expr.id]
+        if module.split(".")[0] == "transformers" and name in AUTO:
+            return name
+    if (
+        isinstance(expr, ast.Attribute)
+        and isinstance(expr.value, ast.Name)
+        and expr.attr in AUTO
+        and found.module_alias(expr.value.id) == "transformers"
+    ):
+        return expr.attr
+    return None
+
+
+RULE = declare(
+    __name__,
+    safety=Safety.FIX,
+    check=check,
+    order=30,
+    examples=(
+        Example(
+            before=(
+                "from transformers import GPT2LMHeadModel\n\n"
+                'model = GPT2LMHeadModel.from_pretrained("gpt2")\n'
+            ),
+            after=(
+                "from transformers import AutoModelForCausalLM\n\n"
+                'model = AutoModelForCausalLM.from_pretrained("HuggingFaceTB/SmolLM2-135M-Instruct")\n'
+            ),
+        ),
+    ),
+)

@@ -1,0 +1,141 @@
+"""Replace GPT2 checkpoint ids with the target instruct model's id.
+
+GPT2 has no chat template and no pad token, so a suite that still loads ``"gpt2"`` does not test
+what production runs. Every string literal whose whole value is a GPT2 checkpoint id becomes
+the target id (``real`` checkpoints -> ``HuggingFaceTB/SmolLM2-135M-Instruct``, tiny random
+ones -> ``trl-internal-testing/tiny-Qwen2ForCausalLM-2.5``, or ``--target``), wherever it sits.
+Inside command lines and key=value argument strings the id is replaced only as a whole token,
+including in the literal parts of f-strings (``f"--model_name_or_path gpt2 --output_dir {d}"``).
+
+Left alone and reported as info: ids in comments and docstrings; ids inside a collection that
+enumerates several architectures (coverage); files and tests whose subject is GPT2 itself
+(imports from ``transformers.models.gpt2``, a ``models/gpt2/`` path, GPT2 internals such as
+``c_attn`` or ``Conv1D``); the base of a GPT2-derived artefact (an adapter trained on GPT2);
+``"gpt2" in model_id`` substring tests; and branch labels (``model-labels`` handles those).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from functools import cache
+
+import libcst as cst
+
+from migrator.context import RuleContext
+from migrator.core import Safety
+from migrator.registry import Example, declare
+
+from ._helpers import analysis, is_cli_string, string_literal, sub_in_string_node, token_pattern
+
+
+def check(ctx: RuleContext) -> None:
+    found = analysis(ctx)
+    pattern = _pattern(tuple(ctx.models.targets))
+    for node in found.strings:
+        if id(node) in found.docstrings:
+            if _mention(ctx, node.value):
+                ctx.info(node, "GPT2 id mentioned in a docstring: update the prose by hand")
+            continue
+        if found.in_fstring(node):
+            continue
+        target = ctx.models.target_of(node.value)
+        if target is not None:
+            reason = found.leave_reason(node)
+            if reason is not None:
+                ctx.info(node, f"{node.value!r} left as is: {reason.reason}")
+                continue
+            raw = ctx.source.segment(node)
+            if _whole(ctx, node, raw, string_literal(raw, target), f"{node.value!r} -> {target!r}"):
+                ctx.record_migration(node.value, target)
+        elif is_cli_string(node.value) and pattern.search(node.value):
+            _tokens(ctx, node, node.value, pattern)
+    for fstring in found.fstrings:
+        if found.in_fstring(fstring):
+            continue
+        text = "{}".join(
+            part.value if isinstance(part, ast.Constant) else "" for part in fstring.values
+        )
+        if is_cli_string(text) and pattern.search(text):
+            _tokens(ctx, fstring, text, pattern)
+    if _COMMENT.search(ctx.source.text):
+        for line, col, text in ctx.source.comments:
+            if _mention(ctx, text):
+                ctx.info(
+                    _Pos(ctx, line, col, len(text)),
+                    "GPT2 id mentioned in a comment: update the prose by hand",
+                )
+
+
+def _whole(ctx: RuleContext, node: ast.Constant, raw: str, new_raw: str, message: str) -> bool:
+    def rewrite(n: cst.CSTNode) -> cst.CSTNode:
+        if isinstance(n, cst.SimpleString):
+            return n.with_changes(value=new_raw)
+        return n  # an implicit concatenation that spells an id: left as written
+
+    return ctx.fix(node, message, node, rewrite)
+
+
+def _tokens(
+    ctx: RuleContext, node: ast.Constant | ast.JoinedStr, value: str, pattern: re.Pattern[str]
+) -> None:
+    reason = analysis(ctx).leave_reason(node)
+    if reason is not None:
+        ctx.info(node, f"GPT2 id in a command line left as is: {reason.reason}")
+        return
+    sources = sorted({m.group(1) for m in pattern.finditer(value)})
+    targets = {s: ctx.models.target_of(s) or s for s in sources}
+
+    def replace(text: str) -> str:
+        return pattern.sub(lambda m: targets[m.group(1)], text)
+
+    changes = ", ".join(f"{s!r} -> {targets[s]!r}" for s in sources)
+    if ctx.fix(node, f"in a command line: {changes}", node, lambda n: sub_in_string_node(n, replace)):
+        for source_id in sources:
+            ctx.record_migration(source_id, targets[source_id])
+
+
+_COMMENT = re.compile(r"#[^\n]*gpt2", re.IGNORECASE)
+
+
+@cache
+def _pattern(ids: tuple[str, ...]) -> re.Pattern[str]:
+    return token_pattern(list(ids))
+
+
+@cache
+def _mention_pattern(ids: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+    return re.compile(rf"(?<![\w/.-])({alternatives})(?![\w/-])")
+
+
+def _mention(ctx: RuleContext, text: str) -> bool:
+    return bool(_mention_pattern(tuple(ctx.models.targets)).search(text))
+
+
+class _Pos:
+    """A position shaped like an ``ast`` node (byte columns), for findings in comments."""
+
+    def __init__(self, ctx: RuleContext, line: int, col: int, length: int) -> None:
+        text = ctx.source.lines[line - 1]
+        self.lineno = self.end_lineno = line
+        self.col_offset = len(text[:col].encode("utf-8"))
+        self.end_col_offset = len(text[: col + length].encode("utf-8"))
+
+
+RULE = declare(
+    __name__,
+    safety=Safety.FIX,
+    check=check,
+    order=20,
+    examples=(
+        Example(
+            before='model = AutoModelForCausalLM.from_pretrained("gpt2")\n',
+            after='model = AutoModelForCausalLM.from_pretrained("HuggingFaceTB/SmolLM2-135M-Instruct")\n',
+        ),
+        Example(
+            before='cmd = "trl sft --model_name_or_path hf-internal-testing/tiny-random-gpt2 --max_steps 1"\n',
+            after='cmd = "trl sft --model_name_or_path trl-internal-testing/tiny-Qwen2ForCausalLM-2.5 --max_steps 1"\n',
+        ),
+    ),
+)
