@@ -53,9 +53,9 @@ class EditApplier(cst.CSTTransformer):
         # Nothing inside an f-string or an implicit concatenation is indexed (see nodes.py).
         return not isinstance(node, (cst.FormattedString, cst.ConcatenatedString))
 
-    def on_leave(
+    def on_leave(  # type: ignore[override]  # generic over every node type, as LibCST's own
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+    ) -> cst.CSTNode | cst.RemovalSentinel:
         key = self._keys.pop()
         result: cst.CSTNode | cst.RemovalSentinel = updated_node
         if key is not None:
@@ -71,9 +71,7 @@ class EditApplier(cst.CSTTransformer):
                 result = edit.rewrite(updated_node)
         if isinstance(original_node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
             pending = self._frames.pop()
-            if pending and isinstance(
-                result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)
-            ):
+            if pending and isinstance(result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
                 result = self._with_markers(result, pending)
         return result
 

@@ -47,7 +47,9 @@ def _explain(rule_id: str) -> None:
     rule = rules[rule_id]
     click.echo(f"{rule.id} ({rule.safety.value})\n\n{rule.doc}\n")
     for number, example in enumerate(rule.examples, 1):
-        click.echo(f"Example {number}, before:\n{_indent(example.before)}\nafter:\n{_indent(example.after)}")
+        click.echo(
+            f"Example {number}, before:\n{_indent(example.before)}\nafter:\n{_indent(example.after)}"
+        )
 
 
 def _indent(text: str) -> str:
@@ -68,28 +70,57 @@ def _config(path: str | None, paths: tuple[str, ...]) -> FileConfig:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1)
-@click.option("--dry-run", "dry_run", is_flag=True, help="Report what would change; write nothing (default).")
+@click.option(
+    "--dry-run", "dry_run", is_flag=True, help="Report what would change; write nothing (default)."
+)
 @click.option("--apply", "apply_", is_flag=True, help="Rewrite files in place.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when any file would change.")
-@click.option("--diff", "diff_only", is_flag=True, help="Print only a unified diff that git apply accepts.")
+@click.option(
+    "--diff", "diff_only", is_flag=True, help="Print only a unified diff that git apply accepts."
+)
 @click.option("--target", metavar="MODEL_ID", help="One instruct model for every replaced GPT2 id.")
-@click.option("--map", "maps", multiple=True, metavar="SRC=DST", help="Extra or overriding id mapping (repeatable).")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="SRC=DST",
+    help="Extra or overriding id mapping (repeatable).",
+)
 @click.option("--select", metavar="RULES", help="Comma-separated rule ids to run (default: all).")
 @click.option("--ignore", metavar="RULES", help="Comma-separated rule ids to skip.")
-@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip matching paths when walking directories (repeatable).")
-@click.option("--force-exclude", is_flag=True, help="Apply excludes to files named explicitly too (pre-commit).")
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip matching paths when walking directories (repeatable).",
+)
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply excludes to files named explicitly too (pre-commit).",
+)
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["rich", "json", "markdown", "github"]),
     help="Report format (default: rich on a terminal, plain text otherwise).",
 )
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel workers (default: CPU count).")
-@click.option("--config", "config_path", metavar="PATH", help="pyproject.toml to read (default: nearest).")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel workers (default: CPU count).",
+)
+@click.option(
+    "--config", "config_path", metavar="PATH", help="pyproject.toml to read (default: nearest)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary line and errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list fixes and files with nothing to do.")
 @click.option("--list-rules", is_flag=True, help="List the rules and exit.")
-@click.option("--explain", metavar="RULE", help="Show a rule's documentation and examples, and exit.")
+@click.option(
+    "--explain", metavar="RULE", help="Show a rule's documentation and examples, and exit."
+)
 @click.version_option(__version__, prog_name="migrate-tests")
 def main(
     paths: tuple[str, ...],

@@ -38,7 +38,7 @@ class FileConfig:
 
 
 _KEYS = {"target", "targets", "map", "models", "select", "ignore", "exclude", "markers"}
-_FACT_KEYS = {
+_FACT_KEYS: dict[str, type | tuple[type, ...]] = {
     "label": str,
     "pad_token": str,
     "pad_token_id": int,
@@ -140,7 +140,9 @@ def _str_table(section: Mapping[str, Any], key: str, where: str) -> dict[str, st
 
 def _models(value: Any, where: str) -> dict[str, ModelFacts]:
     if not isinstance(value, dict):
-        raise _type_error(where, "models", 'a table of tables ([tool.migrate-tests.models."org/name"])', value)
+        raise _type_error(
+            where, "models", 'a table of tables ([tool.migrate-tests.models."org/name"])', value
+        )
     out = {}
     for model_id, facts in value.items():
         here = f'models."{model_id}"'
@@ -153,7 +155,8 @@ def _models(value: Any, where: str) -> dict[str, ModelFacts]:
                 )
             expected = _FACT_KEYS[key]
             if not isinstance(item, expected) or (expected is int and isinstance(item, bool)):
-                raise _type_error(where, f"{here}.{key}", getattr(expected, "__name__", "a number"), item)
+                kind = expected.__name__ if isinstance(expected, type) else "a number"
+                raise _type_error(where, f"{here}.{key}", kind, item)
         pad = facts.get("pad_token")
         out[model_id] = ModelFacts(
             model_id,

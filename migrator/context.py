@@ -6,7 +6,9 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
+
+import libcst as cst
 
 from migrator.apply import Edit, Rewrite, marker_text
 from migrator.core import Finding, Safety
@@ -14,7 +16,42 @@ from migrator.models import ModelMap
 from migrator.nodes import AstIndex, Key, ast_fingerprint
 from migrator.source import Source
 
-Span = ast.expr | ast.stmt
+
+class Span(Protocol):
+    """Anything with ``ast``-style positions (UTF-8 byte columns)."""
+
+    @property
+    def lineno(self) -> int: ...
+    @property
+    def col_offset(self) -> int: ...
+    @property
+    def end_lineno(self) -> int | None: ...
+    @property
+    def end_col_offset(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class Where:
+    """A span inside a node (e.g. one token of a string), in ``ast`` coordinates."""
+
+    lineno: int
+    col_offset: int
+    end_lineno: int | None
+    end_col_offset: int | None
+
+    @classmethod
+    def inside(cls, source: Source, node: Span, start: int, end: int) -> Where:
+        """The span of characters ``start:end`` of ``node``'s source segment."""
+        text = source.segment(node)  # type: ignore[arg-type]
+
+        def locate(offset: int) -> tuple[int, int]:
+            line = node.lineno + text.count("\n", 0, offset)
+            line_start = text.rfind("\n", 0, offset) + 1
+            piece = text[line_start:offset].encode("utf-8")
+            return line, (node.col_offset if line == node.lineno else 0) + len(piece)
+
+        (line, col), (end_line, end_col) = locate(start), locate(end)
+        return cls(line, col, end_line, end_col)
 
 
 @dataclass
@@ -87,7 +124,9 @@ class RuleContext:
         if not self._suppressed(node):
             self._finding(node, Safety.INFO, message, fixed=False)
 
-    def review(self, node: Span, message: str, anchor: ast.AST | None = None) -> None:
+    def review(
+        self, node: ast.expr | ast.stmt, message: str, anchor: ast.AST | None = None
+    ) -> None:
         """A human (or a test run) must decide; ``--apply`` marks the statement around
         ``anchor`` (default ``node``, which must then be an indexed kind)."""
         if self._suppressed(node):
@@ -107,7 +146,8 @@ class RuleContext:
             first = previous.rewrite
 
             def chained(n: Any, first: Rewrite = first, second: Rewrite = rewrite) -> Any:
-                return second(first(n))
+                once = first(n)
+                return once if isinstance(once, cst.RemovalSentinel) else second(once)
 
             rewrite = chained
         self.file.edits[key] = Edit(key, ast_fingerprint(target), rewrite)

@@ -64,7 +64,11 @@ def discover(
     walked: list[Path] = []
     for arg in paths:
         if os.path.lexists(arg):
-            (walked.extend(_walk(Path(arg), exclude, root)) if Path(arg).is_dir() else explicit.append(Path(arg)))
+            (
+                walked.extend(_walk(Path(arg), exclude, root))
+                if Path(arg).is_dir()
+                else explicit.append(Path(arg))
+            )
             continue
         if GLOB_CHARS & set(arg):
             matches = sorted(glob.glob(arg, recursive=True))
@@ -110,19 +114,16 @@ def _walk(top: Path, exclude: Sequence[str], root: Path) -> Iterable[Path]:
 
 
 def _excluded(path: Path, patterns: Sequence[str], root: Path) -> bool:
-    parts = set(path.parts)
-    if parts & DEFAULT_EXCLUDED_DIRS and path.parts[-1] not in DEFAULT_EXCLUDED_DIRS:
-        if any(p in DEFAULT_EXCLUDED_DIRS for p in path.parts[:-1]):
-            return True
-    if not patterns:
-        return False
     try:
         rel = path.resolve().relative_to(root).as_posix()
     except ValueError:
         rel = path.as_posix()
-    candidates = [rel, path.as_posix()]
     pieces = rel.split("/")
-    candidates += ["/".join(pieces[: i + 1]) for i in range(len(pieces) - 1)]
+    if any(p in DEFAULT_EXCLUDED_DIRS or p.endswith(".egg-info") for p in pieces[:-1]):
+        return True
+    candidates = [rel, path.as_posix()] + [
+        "/".join(pieces[: i + 1]) for i in range(len(pieces) - 1)
+    ]
     return any(fnmatch.fnmatch(c, pat.rstrip("/")) for c in candidates for pat in patterns)
 
 

@@ -56,22 +56,27 @@ DEFAULT_TARGETS: Mapping[Tier, str] = {
     Tier.TINY: "trl-internal-testing/tiny-Qwen2ForCausalLM-2.5",
 }
 
-_QWEN = {
-    "label": "qwen",
-    "pad_token": "<|endoftext|>",
-    "pad_token_id": 151643,
-    "has_pad_token": True,
-    "eos_token": "<|im_end|>",
-    "eos_token_id": 151645,
-    "bos_token": None,
-    "chat_template": True,
-}
+
+def _qwen(model_id: str, params_millions: float) -> ModelFacts:
+    return ModelFacts(
+        model_id,
+        label="qwen",
+        pad_token="<|endoftext|>",
+        pad_token_id=151643,
+        has_pad_token=True,
+        eos_token="<|im_end|>",
+        eos_token_id=151645,
+        bos_token=None,
+        chat_template=True,
+        params_millions=params_millions,
+    )
+
 
 KNOWN_FACTS: Mapping[str, ModelFacts] = {
     facts.model_id: facts
     for facts in (
-        ModelFacts("trl-internal-testing/tiny-Qwen2ForCausalLM-2.5", **_QWEN, params_millions=2.4),
-        ModelFacts("Qwen/Qwen2.5-0.5B-Instruct", **_QWEN, params_millions=494),
+        _qwen("trl-internal-testing/tiny-Qwen2ForCausalLM-2.5", 2.4),
+        _qwen("Qwen/Qwen2.5-0.5B-Instruct", 494),
         ModelFacts(
             "HuggingFaceTB/SmolLM2-135M-Instruct",
             label="smollm",

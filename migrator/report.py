@@ -93,14 +93,18 @@ class _Out:
         if self.console is not None:
             from rich.syntax import Syntax
 
-            self.console.print(Syntax(text.rstrip("\n"), "diff", theme="ansi_dark", word_wrap=False))
+            self.console.print(
+                Syntax(text.rstrip("\n"), "diff", theme="ansi_dark", word_wrap=False)
+            )
         else:
             self.stream.write(text)
 
 
-def render(results: Sequence[FileResult], models: ModelMap, opts: ReportOptions, out: IO[str]) -> None:
+def render(
+    results: Sequence[FileResult], models: ModelMap, opts: ReportOptions, out: IO[str]
+) -> None:
     if opts.fmt == "json":
-        json.dump(as_json(results, opts), out, indent=2)
+        json.dump(as_json(results, models, opts), out, indent=2)
         out.write("\n")
     elif opts.fmt == "markdown":
         out.write(as_markdown(results, models, opts))
@@ -111,9 +115,12 @@ def render(results: Sequence[FileResult], models: ModelMap, opts: ReportOptions,
 
 
 def _text(results: Sequence[FileResult], models: ModelMap, opts: ReportOptions, out: _Out) -> None:
-    if not opts.quiet:
-        for result in results:
+    for result in results:
+        if not opts.quiet:
             _text_file(result, opts, out)
+        elif result.changed:  # a hook run still has to say which files it touched
+            verb = "fixed" if result.written else "would change"
+            out.line(f"{verb} {result.path}: {_counts(result)}")
     _text_summary(results, models, opts, out)
 
 
@@ -185,13 +192,21 @@ def rollout(results: Sequence[FileResult], opts: ReportOptions) -> list[str]:
         done = opts.mode == "apply"
         lines.append(
             f"ready ({len(ready)}): "
-            + ("applied." if done else shlex.join(["migrate-tests", "--apply", *opts.replay, *ready]))
+            + (
+                "applied."
+                if done
+                else shlex.join(["migrate-tests", "--apply", *opts.replay, *ready])
+            )
         )
     if review:
         todo = [r.path for r in groups[Status.REVIEW] if r.changed]
         lines.append(
             f"needs review ({len(review)}): "
-            + (shlex.join(["migrate-tests", "--apply", *opts.replay, *todo]) + ", then " if todo and opts.mode != "apply" else "")
+            + (
+                shlex.join(["migrate-tests", "--apply", *opts.replay, *todo]) + ", then "
+                if todo and opts.mode != "apply"
+                else ""
+            )
             + "resolve each '# migrate-tests: review(...)' marker (fix the code, then delete the "
             "marker or replace it with '# migrate-tests: ignore[rule]')"
         )
@@ -200,6 +215,8 @@ def rollout(results: Sequence[FileResult], opts: ReportOptions) -> list[str]:
         lines.append(f"errors ({len(groups[Status.ERROR])}): fix the reason given above and re-run")
         lines.extend(f"    {r.path}" for r in groups[Status.ERROR])
     lines.append(f"clean ({len(groups[Status.CLEAN])}): nothing to do")
+    if opts.verbose:
+        lines.extend(f"    {r.path}" for r in groups[Status.CLEAN])
     if groups[Status.SKIPPED]:
         lines.append(f"skipped ({len(groups[Status.SKIPPED])}): '# migrate-tests: skip-file'")
     return lines
@@ -214,7 +231,9 @@ def rule_counts(results: Sequence[FileResult]) -> dict[str, dict[str, int]]:
     return dict(sorted(counts.items()))
 
 
-def _text_summary(results: Sequence[FileResult], models: ModelMap, opts: ReportOptions, out: _Out) -> None:
+def _text_summary(
+    results: Sequence[FileResult], models: ModelMap, opts: ReportOptions, out: _Out
+) -> None:
     groups = _by_status(results)
     changed = sum(1 for r in results if r.changed)
     verb = {"apply": "changed", "check": "would change", "dry-run": "would change"}[opts.mode]
@@ -230,7 +249,9 @@ def _text_summary(results: Sequence[FileResult], models: ModelMap, opts: ReportO
         f"{len(groups[Status.ERROR])} errors, {len(groups[Status.SKIPPED])} skipped"
     )
     for rule, row in rule_counts(results).items():
-        out.line(f"  {rule:<18} {row['fix']:>4} fixes {row['review']:>4} review {row['info']:>4} info")
+        out.line(
+            f"  {rule:<18} {row['fix']:>4} fixes {row['review']:>4} review {row['info']:>4} info"
+        )
     if markers:
         out.line(f"  review markers {'added' if opts.mode == 'apply' else 'to add'}: {markers}")
     if suppressed:
@@ -246,7 +267,7 @@ def _text_summary(results: Sequence[FileResult], models: ModelMap, opts: ReportO
 # -- machine formats -----------------------------------------------------------------------
 
 
-def as_json(results: Sequence[FileResult], opts: ReportOptions) -> dict[str, Any]:
+def as_json(results: Sequence[FileResult], models: ModelMap, opts: ReportOptions) -> dict[str, Any]:
     groups = _by_status(results)
     return {
         "schema_version": JSON_SCHEMA_VERSION,
@@ -272,6 +293,7 @@ def as_json(results: Sequence[FileResult], opts: ReportOptions) -> dict[str, Any
             "by_status": {status.value: len(items) for status, items in groups.items()},
             "by_rule": rule_counts(results),
             "suppressed": sum(r.suppressed for r in results),
+            "footprint": footprint(results, models),
         },
     }
 

@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migrator.context import FileContext
 from migrator.core import FileResult, Safety, Status
@@ -25,6 +26,9 @@ from migrator.discovery import TEMP_MARK
 from migrator.models import ModelMap
 from migrator.registry import Rule, all_rules
 from migrator.source import Source, SourceError
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 # Below this many candidate files, worker start-up costs more than it saves.
 PARALLEL_THRESHOLD = 8
@@ -126,9 +130,7 @@ def _rewrite(ctx: FileContext) -> tuple[str, int]:
     from migrator.apply import apply_edits
 
     module = cst.parse_module(ctx.source.text)
-    module, markers = apply_edits(
-        module, list(ctx.edits.values()), ctx.markers, ctx.index.counts
-    )
+    module, markers = apply_edits(module, list(ctx.edits.values()), ctx.markers, ctx.index.counts)
     if ctx.add_imports or ctx.remove_imports:
         module = _fix_imports(ctx, module)
     code = module.code
@@ -139,7 +141,7 @@ def _rewrite(ctx: FileContext) -> tuple[str, int]:
     return code, markers
 
 
-def _fix_imports(ctx: FileContext, module: object) -> object:
+def _fix_imports(ctx: FileContext, module: cst.Module) -> cst.Module:
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
@@ -148,8 +150,9 @@ def _fix_imports(ctx: FileContext, module: object) -> object:
         AddImportsVisitor.add_needed_import(context, module_name, obj)
     for module_name, obj, asname in sorted(ctx.remove_imports, key=str):
         RemoveImportsVisitor.remove_unused_import(context, module_name, obj, asname)
-    module = RemoveImportsVisitor(context).transform_module(module)  # type: ignore[arg-type]
-    return AddImportsVisitor(context).transform_module(module)
+    # Add first: the Auto class then merges into the GPT2 import it replaces, in place.
+    module = AddImportsVisitor(context).transform_module(module)
+    return RemoveImportsVisitor(context).transform_module(module)
 
 
 class ConcurrentChange(Exception):
@@ -173,7 +176,9 @@ def write_atomic(path: Path, expected: bytes, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         if target.read_bytes() != expected:
-            raise ConcurrentChange("the file changed on disk while it was being migrated; not written")
+            raise ConcurrentChange(
+                "the file changed on disk while it was being migrated; not written"
+            )
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -52,15 +52,25 @@ def check(ctx: RuleContext) -> None:
                 _from_pretrained(ctx, found, node, func.value, gpt2_class)
             continue
         gpt2_class = _gpt2_class(found, func)
-        if gpt2_class in MODELS or (gpt2_class == "GPT2Config" and (node.args or node.keywords)):
-            if found.internals_for(node):
-                continue
-            ctx.review(
-                node,
-                f"{gpt2_class} built by hand encodes GPT2's architecture: build the target's "
-                "with AutoConfig.from_pretrained(<target id>) and "
-                "AutoModelForCausalLM.from_config(config), or keep GPT2 if it is the subject",
-            )
+        built_by_hand = gpt2_class in MODELS or (
+            gpt2_class == "GPT2Config" and (node.args or node.keywords)
+        )
+        if not built_by_hand or found.internals_for(node) or _inside_construction(found, node):
+            continue
+        ctx.review(
+            node,
+            f"{gpt2_class} built by hand encodes GPT2's architecture: build the target's "
+            "with AutoConfig.from_pretrained(<target id>) and "
+            "AutoModelForCausalLM.from_config(config), or keep GPT2 if it is the subject",
+        )
+
+
+def _inside_construction(found: Analysis, node: ast.Call) -> bool:
+    """A ``GPT2Config(...)`` passed straight to a GPT2 model class is one finding, not two."""
+    parent = found.parent.get(id(node))
+    if isinstance(parent, ast.keyword):
+        parent = found.parent.get(id(parent))
+    return isinstance(parent, ast.Call) and _gpt2_class(found, parent.func) in MODELS
 
 
 def _from_pretrained(

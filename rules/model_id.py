@@ -22,7 +22,7 @@ from functools import cache
 
 import libcst as cst
 
-from migrator.context import RuleContext
+from migrator.context import RuleContext, Where
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
@@ -32,39 +32,40 @@ from ._helpers import analysis, is_cli_string, string_literal, sub_in_string_nod
 def check(ctx: RuleContext) -> None:
     found = analysis(ctx)
     pattern = _pattern(tuple(ctx.models.targets))
-    for node in found.strings:
+    for node, value in found.strings:
         if id(node) in found.docstrings:
-            if _mention(ctx, node.value):
+            if _mention(ctx, value):
                 ctx.info(node, "GPT2 id mentioned in a docstring: update the prose by hand")
             continue
         if found.in_fstring(node):
             continue
-        target = ctx.models.target_of(node.value)
+        target = ctx.models.target_of(value)
         if target is not None:
             reason = found.leave_reason(node)
             if reason is not None:
-                ctx.info(node, f"{node.value!r} left as is: {reason.reason}")
+                ctx.info(node, f"{value!r} left as is: {reason.reason}")
                 continue
             raw = ctx.source.segment(node)
-            if _whole(ctx, node, raw, string_literal(raw, target), f"{node.value!r} -> {target!r}"):
-                ctx.record_migration(node.value, target)
-        elif is_cli_string(node.value) and pattern.search(node.value):
-            _tokens(ctx, node, node.value, pattern)
+            if _whole(ctx, node, raw, string_literal(raw, target), f"{value!r} -> {target!r}"):
+                ctx.record_migration(value, target)
+        elif is_cli_string(value) and pattern.search(value):
+            _tokens(ctx, node, value, pattern)
     for fstring in found.fstrings:
         if found.in_fstring(fstring):
             continue
         text = "{}".join(
-            part.value if isinstance(part, ast.Constant) else "" for part in fstring.values
+            part.value
+            for part in fstring.values
+            if isinstance(part, ast.Constant) and isinstance(part.value, str)
         )
         if is_cli_string(text) and pattern.search(text):
             _tokens(ctx, fstring, text, pattern)
     if _COMMENT.search(ctx.source.text):
         for line, col, text in ctx.source.comments:
             if _mention(ctx, text):
-                ctx.info(
-                    _Pos(ctx, line, col, len(text)),
-                    "GPT2 id mentioned in a comment: update the prose by hand",
-                )
+                before = len(ctx.source.lines[line - 1][:col].encode("utf-8"))
+                where = Where(line, before, line, before + len(text.encode("utf-8")))
+                ctx.info(where, "GPT2 id mentioned in a comment: update the prose by hand")
 
 
 def _whole(ctx: RuleContext, node: ast.Constant, raw: str, new_raw: str, message: str) -> bool:
@@ -79,9 +80,10 @@ def _whole(ctx: RuleContext, node: ast.Constant, raw: str, new_raw: str, message
 def _tokens(
     ctx: RuleContext, node: ast.Constant | ast.JoinedStr, value: str, pattern: re.Pattern[str]
 ) -> None:
+    kind = "command line" if re.search(r"(^|\s)-", value) else "key=value argument string"
     reason = analysis(ctx).leave_reason(node)
     if reason is not None:
-        ctx.info(node, f"GPT2 id in a command line left as is: {reason.reason}")
+        ctx.info(node, f"GPT2 id in a {kind} left as is: {reason.reason}")
         return
     sources = sorted({m.group(1) for m in pattern.finditer(value)})
     targets = {s: ctx.models.target_of(s) or s for s in sources}
@@ -90,7 +92,11 @@ def _tokens(
         return pattern.sub(lambda m: targets[m.group(1)], text)
 
     changes = ", ".join(f"{s!r} -> {targets[s]!r}" for s in sources)
-    if ctx.fix(node, f"in a command line: {changes}", node, lambda n: sub_in_string_node(n, replace)):
+    # The finding covers the replaced tokens, not the whole string: later tools act on it.
+    spots = list(pattern.finditer(ctx.source.segment(node)))
+    where = Where.inside(ctx.source, node, spots[0].start(), spots[-1].end()) if spots else node
+    rewrite = lambda n: sub_in_string_node(n, replace)  # noqa: E731
+    if ctx.fix(where, f"in a {kind}: {changes}", node, rewrite):
         for source_id in sources:
             ctx.record_migration(source_id, targets[source_id])
 
@@ -111,16 +117,6 @@ def _mention_pattern(ids: tuple[str, ...]) -> re.Pattern[str]:
 
 def _mention(ctx: RuleContext, text: str) -> bool:
     return bool(_mention_pattern(tuple(ctx.models.targets)).search(text))
-
-
-class _Pos:
-    """A position shaped like an ``ast`` node (byte columns), for findings in comments."""
-
-    def __init__(self, ctx: RuleContext, line: int, col: int, length: int) -> None:
-        text = ctx.source.lines[line - 1]
-        self.lineno = self.end_lineno = line
-        self.col_offset = len(text[:col].encode("utf-8"))
-        self.end_col_offset = len(text[: col + length].encode("utf-8"))
 
 
 RULE = declare(
