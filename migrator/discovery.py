@@ -86,11 +86,11 @@ def discover(
         explicit = [p for p in explicit if not _excluded(p, exclude, root)]
     candidates = explicit + walked
     ignored = _git_ignored(walked + (explicit if force_exclude else []))
+    # One entry per real file: a symlink next to its target must not be migrated twice.
     seen: dict[str, Path] = {}
     for path in candidates:
-        if path in ignored:
-            continue
-        seen.setdefault(os.path.normpath(path), path)
+        if path not in ignored:
+            seen.setdefault(_real(path), path)
     files = sorted(seen.values(), key=lambda p: p.as_posix())
     return Discovery(files=files, excluded=len(candidates) - len(files))
 
@@ -113,9 +113,16 @@ def _walk(top: Path, exclude: Sequence[str], root: Path) -> Iterable[Path]:
                     yield path
 
 
+def _real(path: Path) -> str:
+    try:
+        return os.path.realpath(path, strict=True)
+    except (OSError, RuntimeError):  # broken link or loop: the runner reports it
+        return os.path.normpath(path)
+
+
 def _excluded(path: Path, patterns: Sequence[str], root: Path) -> bool:
     try:
-        rel = path.resolve().relative_to(root).as_posix()
+        rel = Path(os.path.abspath(path)).relative_to(root).as_posix()
     except ValueError:
         rel = path.as_posix()
     pieces = rel.split("/")

@@ -283,7 +283,8 @@ def as_json(results: Sequence[FileResult], models: ModelMap, opts: ReportOptions
                 "findings": [f.as_json() for f in r.findings],
                 "suppressed": r.suppressed,
                 "markers_added": r.markers,
-                "error": r.error,
+                "error": r.error if r.status is Status.ERROR else None,
+                "skip_reason": r.error if r.status is Status.SKIPPED else None,
             }
             for r in results
         ],

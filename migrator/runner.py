@@ -57,7 +57,7 @@ def _rules(ids: tuple[str, ...]) -> list[Rule]:
 def display(path: Path) -> str:
     """The path as the user should read it: relative to the working directory when inside it."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return Path(os.path.abspath(path)).relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return path.as_posix()
 
@@ -164,7 +164,8 @@ def write_atomic(path: Path, expected: bytes, data: bytes) -> None:
     keeping the mode, and only if the file still holds ``expected``."""
     target = path.resolve()  # write through a symlink, keep the link
     mode = target.stat().st_mode & 0o7777
-    if not os.access(target, os.W_OK):
+    # No write bit at all: the owner marked it read-only; respect that even as root.
+    if not mode & 0o222 or not os.access(target, os.W_OK):
         raise PermissionError(13, "Permission denied (read-only file)", str(path))
     fd, tmp = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}{TEMP_MARK}", suffix=".tmp"

@@ -26,6 +26,29 @@ INTERNALS = re.compile(
 )
 RAISES = re.compile(r"\b(assertRaises\w*|raises)\(")
 PAD_ERROR = re.compile(r"pad(ding)?[ _]?token", re.IGNORECASE)
+# Called with a model id as argument, these test or cut substrings: the literal is a pattern.
+SUBSTRING_METHODS = frozenset(
+    {
+        "startswith",
+        "endswith",
+        "find",
+        "rfind",
+        "index",
+        "rindex",
+        "count",
+        "split",
+        "rsplit",
+        "partition",
+        "rpartition",
+        "replace",
+        "removeprefix",
+        "removesuffix",
+        "strip",
+        "lstrip",
+        "rstrip",
+    }
+)
+REGEX_FUNCTIONS = frozenset({"search", "match", "fullmatch", "sub", "findall", "finditer"})
 MODEL_LIKE = re.compile(r"^[\w.-]+/[\w.-]+$")
 SETUP_NAMES = frozenset(
     {"setUp", "setUpClass", "setup_method", "setup_class", "setUpModule", "__init__"}
@@ -141,7 +164,7 @@ class Analysis:
             isinstance(parent, ast.Compare)
             and parent.left is node
             and any(isinstance(op, (ast.In, ast.NotIn)) for op in parent.ops)
-        ):
+        ) or (isinstance(parent, ast.Call) and node in parent.args and self._pattern_call(parent)):
             return Leave("substring test on a model id, not a model id")
         internals = self.internals_for(node)
         if internals:
@@ -159,6 +182,17 @@ class Analysis:
         if id(node) in self.labels:
             return Leave("a test label, not a model id (see model-labels)")
         return None
+
+    def _pattern_call(self, call: ast.Call) -> bool:
+        """``name.startswith(...)``-like string methods (not ``shlex.split``), ``re.search``."""
+        func = call.func
+        if not isinstance(func, ast.Attribute):
+            return False
+        owner = func.value.id if isinstance(func.value, ast.Name) else None
+        module = self.module_alias(owner) if owner else None
+        if func.attr in REGEX_FUNCTIONS:
+            return module == "re"
+        return func.attr in SUBSTRING_METHODS and module is None
 
     def internals_for(self, node: ast.AST) -> str | None:
         scopes = [a for a in self.ancestors(node) if isinstance(a, SCOPES)]
@@ -203,34 +237,66 @@ class Analysis:
         return users
 
     def coverage_peer(self, node: ast.AST) -> str | None:
+        """A non-GPT2 model among the values this literal sits with (a flat list, or the same
+        column of parametrize-style rows), or None. Argument lists (``["--flag", ...]``) and
+        dicts are configurations, not enumerations."""
         parent = self.parent.get(id(node))
-        if not isinstance(parent, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+        if not isinstance(parent, (ast.List, ast.Tuple, ast.Set)):
             return None
-        collection: ast.AST = parent
         grand = self.parent.get(id(parent))
+        peers: list[ast.expr] = list(parent.elts)
         if isinstance(parent, ast.Tuple) and isinstance(grand, (ast.List, ast.Tuple, ast.Set)):
-            collection = grand
-        for value in self._collection_strings(collection):
-            if (
-                MODEL_LIKE.match(value)
-                and self.models.target_of(value) is None
-                and "gpt2" not in value.lower()
-            ):
-                return value
+            column = parent.elts.index(node)  # type: ignore[arg-type]
+            peers = [
+                row.elts[column]
+                for row in grand.elts
+                if isinstance(row, ast.Tuple) and len(row.elts) > column
+            ]
+        values = [
+            p.value for p in peers if isinstance(p, ast.Constant) and isinstance(p.value, str)
+        ]
+        if any(v.startswith("-") for v in values):
+            return None
+        for value in values:
+            for token in self.model_tokens(value):
+                if self.models.target_of(token) is None and "gpt2" not in token.lower():
+                    return token
         return None
 
-    def _collection_strings(self, collection: ast.AST) -> Iterator[str]:
-        for child in ast.iter_child_nodes(collection):
-            items = ast.iter_child_nodes(child) if isinstance(child, ast.Tuple) else [child]
-            for item in items:
-                if isinstance(item, ast.Constant) and isinstance(item.value, str):
-                    yield item.value
+    @staticmethod
+    def model_tokens(value: str) -> list[str]:
+        """Model ids a string holds: itself, or ``org/name`` tokens of an argument string."""
+        if MODEL_LIKE.match(value):
+            return [value]
+        if is_cli_string(value):
+            return [t for t in re.split(r"[\s,=]+", value) if MODEL_LIKE.match(t)]
+        return []
 
-    def derived_artefact(self, node: ast.AST) -> str | None:
-        scope = next((a for a in self.ancestors(node) if isinstance(a, FUNCS)), None)
-        if scope is None:
-            return None
-        for call in ast.walk(scope):
+    @cached_property
+    def artefacts(self) -> dict[str, str]:
+        """GPT2-derived artefacts loaded in this file (adapters trained on GPT2...), keyed by
+        the literal's value and by the names of constants holding one."""
+
+        def derived(value: object) -> bool:
+            return (
+                isinstance(value, str)
+                and bool(MODEL_LIKE.match(value))
+                and "gpt2" in value.lower()
+                and self.models.target_of(value) is None
+            )
+
+        constants = {}
+        for node in ast.walk(self.tree):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Constant)
+                and derived(node.value.value)
+            ):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        constants[target.id] = str(node.value.value)
+        found: dict[str, str] = {}
+        for call in ast.walk(self.tree):
             if not (
                 isinstance(call, ast.Call)
                 and isinstance(call.func, ast.Attribute)
@@ -238,14 +304,33 @@ class Analysis:
             ):
                 continue
             for arg in [*call.args, *(k.value for k in call.keywords)]:
-                value = arg.value if isinstance(arg, ast.Constant) else None
-                if (
-                    isinstance(value, str)
-                    and MODEL_LIKE.match(value)
-                    and "gpt2" in value.lower()
-                    and self.models.target_of(value) is None
-                ):
-                    return value
+                if isinstance(arg, ast.Constant) and derived(arg.value):
+                    found[str(arg.value)] = str(arg.value)
+                elif isinstance(arg, ast.Name) and arg.id in constants:
+                    found[arg.id] = constants[arg.id]
+        return found
+
+    def derived_artefact(self, node: ast.AST) -> str | None:
+        """The GPT2-derived artefact loaded where this base id is used, if any."""
+        if not self.artefacts:
+            return None
+        scope = next((a for a in self.ancestors(node) if isinstance(a, FUNCS)), None)
+        if scope is not None:
+            scopes: list[ast.stmt] = [scope]
+        else:
+            name = self._assigned_name(node)
+            scopes = self.users_of(name) if name is not None else []
+        for user in scopes:
+            for inner in ast.walk(user):
+                key = (
+                    inner.value
+                    if isinstance(inner, ast.Constant)
+                    else inner.id
+                    if isinstance(inner, ast.Name)
+                    else None
+                )
+                if isinstance(key, str) and key in self.artefacts:
+                    return self.artefacts[key]
         return None
 
     # -- labels -----------------------------------------------------------------------------

@@ -45,8 +45,7 @@ def check(ctx: RuleContext) -> None:
             if reason is not None:
                 ctx.info(node, f"{value!r} left as is: {reason.reason}")
                 continue
-            raw = ctx.source.segment(node)
-            if _whole(ctx, node, raw, string_literal(raw, target), f"{value!r} -> {target!r}"):
+            if _whole(ctx, node, target, f"{value!r} -> {target!r}"):
                 ctx.record_migration(value, target)
         elif is_cli_string(value) and pattern.search(value):
             _tokens(ctx, node, value, pattern)
@@ -58,7 +57,15 @@ def check(ctx: RuleContext) -> None:
             for part in fstring.values
             if isinstance(part, ast.Constant) and isinstance(part.value, str)
         )
-        if is_cli_string(text) and pattern.search(text):
+        literal_only = all(isinstance(part, ast.Constant) for part in fstring.values)
+        target = ctx.models.target_of(text) if literal_only else None
+        if target is not None:
+            reason = found.leave_reason(fstring)
+            if reason is not None:
+                ctx.info(fstring, f"{text!r} left as is: {reason.reason}")
+            elif _whole(ctx, fstring, target, f"{text!r} -> {target!r}"):
+                ctx.record_migration(text, target)
+        elif is_cli_string(text) and pattern.search(text):
             _tokens(ctx, fstring, text, pattern)
     if _COMMENT.search(ctx.source.text):
         for line, col, text in ctx.source.comments:
@@ -68,11 +75,22 @@ def check(ctx: RuleContext) -> None:
                 ctx.info(where, "GPT2 id mentioned in a comment: update the prose by hand")
 
 
-def _whole(ctx: RuleContext, node: ast.Constant, raw: str, new_raw: str, message: str) -> bool:
+def _whole(ctx: RuleContext, node: ast.expr, target: str, message: str) -> bool:
+    """Replace a literal whose whole value is a source id: a plain string keeps its prefix and
+    quotes; an implicit concatenation that spells the id becomes one literal in its place;
+    a placeholder-free f-string keeps its ``f``."""
+
     def rewrite(n: cst.CSTNode) -> cst.CSTNode:
         if isinstance(n, cst.SimpleString):
-            return n.with_changes(value=new_raw)
-        return n  # an implicit concatenation that spells an id: left as written
+            return n.with_changes(value=string_literal(n.value, target))
+        if isinstance(n, cst.ConcatenatedString):
+            first: cst.CSTNode = n
+            while isinstance(first, cst.ConcatenatedString):
+                first = first.left
+            quote = first.value if isinstance(first, cst.SimpleString) else '""'
+            plain = quote.lstrip("fFrRbBuU")
+            return cst.SimpleString(string_literal(plain, target), lpar=n.lpar, rpar=n.rpar)
+        return sub_in_string_node(n, lambda text: target)
 
     return ctx.fix(node, message, node, rewrite)
 

@@ -43,11 +43,16 @@ def script() -> str:
     return found
 
 
-def run_script(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Outcome:
+def run_script(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
+) -> Outcome:
     """A real subprocess through the console script, as a user or pre-commit runs it."""
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     proc = subprocess.run(
-        [script(), *args],
+        [*(prefix or []), script(), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
