@@ -14,7 +14,7 @@ from migrator.core import Status
 from migrator.discovery import DiscoveryError, discover
 from migrator.models import ModelMap
 from migrator.registry import RuleError, all_rules, select_rules
-from migrator.runner import RunOptions, run
+from migrator.runner import RunOptions, clean_temp_files, run
 
 EXIT_OK, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
 
@@ -180,6 +180,12 @@ def main(
         exc.show()
         sys.exit(EXIT_ERROR)
 
+    if mode == "apply" and found.temp_files:
+        removed = clean_temp_files(found.temp_files)
+        if removed and not quiet:
+            sys.stderr.write(
+                f"migrate-tests: removed {removed} temporary file(s) left by an interrupted run\n"
+            )
     options = RunOptions(
         models=models,
         rule_ids=tuple(rule.id for rule in rules),

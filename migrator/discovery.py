@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -38,6 +39,8 @@ DEFAULT_EXCLUDED_DIRS = frozenset(
 )
 GLOB_CHARS = frozenset("*?[")
 TEMP_MARK = ".migrate-tests-"
+# ".<file name>.migrate-tests-<pid>-<random>.tmp": written by write_atomic, never a source file.
+TEMP_FILE = re.compile(r"^\..+\.migrate-tests-(\d+)-[^/]*\.tmp$")
 
 
 class DiscoveryError(Exception):
@@ -48,6 +51,7 @@ class DiscoveryError(Exception):
 class Discovery:
     files: list[Path]
     excluded: int
+    temp_files: list[Path]  # left by an interrupted --apply (see runner.clean_temp_files)
 
 
 def discover(
@@ -92,7 +96,19 @@ def discover(
         if path not in ignored:
             seen.setdefault(_real(path), path)
     files = sorted(seen.values(), key=lambda p: p.as_posix())
-    return Discovery(files=files, excluded=len(candidates) - len(files))
+    folders = {p.parent for p in files}
+    temps = sorted(
+        {d / name for d in folders for name in _listdir(d) if TEMP_FILE.match(name)},
+        key=lambda p: p.as_posix(),
+    )
+    return Discovery(files=files, excluded=len(candidates) - len(files), temp_files=temps)
+
+
+def _listdir(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def _walk(top: Path, exclude: Sequence[str], root: Path) -> Iterable[Path]:

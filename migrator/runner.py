@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from migrator.context import FileContext
 from migrator.core import FileResult, Safety, Status
-from migrator.discovery import TEMP_MARK
+from migrator.discovery import TEMP_FILE, TEMP_MARK
 from migrator.models import ModelMap
 from migrator.registry import Rule, all_rules
 from migrator.source import Source, SourceError
@@ -168,7 +168,7 @@ def write_atomic(path: Path, expected: bytes, data: bytes) -> None:
     if not mode & 0o222 or not os.access(target, os.W_OK):
         raise PermissionError(13, "Permission denied (read-only file)", str(path))
     fd, tmp = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}{TEMP_MARK}", suffix=".tmp"
+        dir=target.parent, prefix=f".{target.name}{TEMP_MARK}{os.getpid()}-", suffix=".tmp"
     )
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -184,6 +184,32 @@ def write_atomic(path: Path, expected: bytes, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def clean_temp_files(candidates: Sequence[Path]) -> int:
+    """Remove temp files of killed runs: only those whose writing process no longer exists
+    (a concurrent run, e.g. parallel pre-commit hooks, may own the others)."""
+    removed = 0
+    for path in candidates:
+        match = TEMP_FILE.match(path.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _os_reason(exc: OSError) -> str:
