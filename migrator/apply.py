@@ -40,6 +40,8 @@ class EditApplier(cst.CSTTransformer):
         self.markers_added = 0
         self._keys: list[Key | None] = []
         self._frames: list[list[str]] = []
+        # Per enclosing block: layout lines of removed statements, for the next statement.
+        self._orphans: list[list[cst.EmptyLine]] = [[]]
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         kind = cst_kind(node)
@@ -50,6 +52,8 @@ class EditApplier(cst.CSTTransformer):
         self._keys.append(key)
         if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
             self._frames.append([])
+        if isinstance(node, cst.IndentedBlock):
+            self._orphans.append([])
         # Nothing inside an f-string or an implicit concatenation is indexed (see nodes.py).
         return not isinstance(node, (cst.FormattedString, cst.ConcatenatedString))
 
@@ -71,16 +75,33 @@ class EditApplier(cst.CSTTransformer):
                 result = edit.rewrite(updated_node)
         if isinstance(original_node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
             pending = self._frames.pop()
-            if pending and isinstance(result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-                result = self._with_markers(result, pending)
+            if isinstance(result, cst.SimpleStatementLine) and isinstance(
+                original_node, cst.SimpleStatementLine
+            ):
+                result = _after_removals(original_node, result)
+            if isinstance(result, cst.RemovalSentinel):
+                self._orphans[-1].extend(_unattached(_leading(original_node)))
+            elif isinstance(result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                if pending:
+                    result = self._with_markers(result, pending)
+                if self._orphans[-1]:
+                    result = result.with_changes(
+                        leading_lines=[*self._orphans[-1], *_leading(result)]
+                    )
+                    self._orphans[-1] = []
+        elif isinstance(original_node, cst.IndentedBlock):
+            orphans = self._orphans.pop()
+            if orphans and isinstance(result, cst.IndentedBlock):
+                result = result.with_changes(footer=[*orphans, *result.footer])
+        elif isinstance(original_node, cst.Module) and self._orphans[-1]:
+            assert isinstance(result, cst.Module)
+            result = result.with_changes(footer=[*self._orphans[-1], *result.footer])
         return result
 
-    def _with_markers(
-        self, stmt: cst.SimpleStatementLine | cst.BaseCompoundStatement, texts: Sequence[str]
-    ) -> cst.CSTNode:
+    def _with_markers(self, stmt: cst.CSTNode, texts: Sequence[str]) -> cst.CSTNode:
         present = {
             line.comment.value.split("):", 1)[0]
-            for line in stmt.leading_lines
+            for line in _leading(stmt)
             if line.comment is not None and line.comment.value.startswith(MARKER_PREFIX)
         }
         new_lines = []
@@ -94,7 +115,36 @@ class EditApplier(cst.CSTTransformer):
             return stmt
         self.markers_added += len(new_lines)
         # Directly above the statement: that is the line a reader (and --update-literals) looks at.
-        return stmt.with_changes(leading_lines=[*stmt.leading_lines, *new_lines])
+        return stmt.with_changes(leading_lines=[*_leading(stmt), *new_lines])
+
+
+def _after_removals(
+    original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+) -> cst.SimpleStatementLine | cst.RemovalSentinel:
+    """A line whose statements were all removed goes; one that lost its last statement
+    drops the semicolon that separated them (``a = 1; <removed>`` -> ``a = 1``)."""
+    if not updated.body:
+        return cst.RemovalSentinel.REMOVE
+    if len(updated.body) < len(original.body) and original.body[-1] is not updated.body[-1]:
+        last = updated.body[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(body=[*updated.body[:-1], last])
+    return updated
+
+
+def _leading(stmt: cst.CSTNode) -> Sequence[cst.EmptyLine]:
+    """``leading_lines`` of a statement (every line statement has them; the base class does
+    not declare them)."""
+    lines: Sequence[cst.EmptyLine] = getattr(stmt, "leading_lines", ())
+    return lines
+
+
+def _unattached(lines: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    """The layout above a removed statement that is not its own: everything but the comment
+    lines directly above it (those go with it; blank lines and earlier comments stay)."""
+    keep = len(lines)
+    while keep > 0 and lines[keep - 1].comment is not None:
+        keep -= 1
+    return list(lines[:keep])
 
 
 def apply_edits(

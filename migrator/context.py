@@ -154,6 +154,23 @@ class RuleContext:
         self._finding(node, Safety.FIX, message, fixed=True)
         return True
 
+    def remove(self, stmt: ast.stmt, message: str, anchor: Span | None = None) -> bool:
+        """Delete a statement. Comment lines directly above it go with it; blank lines and
+        other comments stay; an emptied block gets ``pass`` (LibCST inserts it)."""
+        return self.fix(anchor or stmt, message, stmt, lambda _n: cst.RemovalSentinel.REMOVE)
+
+    def replace(
+        self, node: ast.expr, code: str, message: str, target: ast.AST | None = None
+    ) -> bool:
+        """Replace an indexed expression with ``code`` (parentheses around it are kept)."""
+
+        def rewrite(n: cst.CSTNode) -> cst.CSTNode:
+            new = cst.parse_expression(code)
+            lpar, rpar = getattr(n, "lpar", ()), getattr(n, "rpar", ())
+            return new.with_changes(lpar=lpar, rpar=rpar) if lpar else new
+
+        return self.fix(node, message, target or node, rewrite)
+
     def add_import(self, module: str, name: str) -> None:
         self.file.add_imports.add((module, name))
 

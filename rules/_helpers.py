@@ -72,6 +72,16 @@ class Leave:
     reason: str
 
 
+@dataclass(frozen=True)
+class LabelGroup:
+    """The GPT2 label literals of one parametrized parameter: rows and comparisons."""
+
+    func: ast.FunctionDef | ast.AsyncFunctionDef
+    param: str
+    nodes: list[ast.Constant]
+    values: frozenset[str]  # every value the parameter takes
+
+
 def is_cli_string(value: str) -> bool:
     """A command line (``--flag value``) or a key=value argument string (``a=b,c=d``)."""
     return bool(re.search(r"(^|\s)--?[A-Za-z]", value) or re.search(r"\w=[^=\s,]+(,|$)", value))
@@ -103,10 +113,11 @@ class Analysis:
                 self.strings.append((node, node.value))
             elif isinstance(node, ast.JoinedStr):
                 self.fstrings.append(node)
-            elif isinstance(node, ast.ImportFrom) and node.module:
+            elif isinstance(node, ast.ImportFrom) and (node.module or node.level):
+                module = "." * node.level + (node.module or "")
                 for alias in node.names:
-                    self.imports[alias.asname or alias.name] = (node.module, alias.name)
-                if node.module.startswith("transformers.models.gpt2"):
+                    self.imports[alias.asname or alias.name] = (module, alias.name)
+                if module.startswith("transformers.models.gpt2"):
                     self.subject_import = node.module
             elif isinstance(node, ast.Import):
                 for alias in node.names:
@@ -166,6 +177,15 @@ class Analysis:
             and any(isinstance(op, (ast.In, ast.NotIn)) for op in parent.ops)
         ) or (isinstance(parent, ast.Call) and node in parent.args and self._pattern_call(parent)):
             return Leave("substring test on a model id, not a model id")
+        compared = self.compared_of.get(id(node))
+        if compared is not None and isinstance(node, ast.Constant):
+            for row in self.parametrized(compared[0]).get(compared[1], []):
+                if row.value == node.value and row is not node:
+                    reason = self.leave_reason(row)
+                    if reason is not None:
+                        return Leave(
+                            f"compared with a parameter whose {row.value!r} row stays: {reason.reason}"
+                        )
         internals = self.internals_for(node)
         if internals:
             return Leave(f"the test relies on GPT2 ({internals}); swapping the model would void it")
@@ -200,7 +220,7 @@ class Analysis:
             found = self.internals_in(scope)
             if found:
                 return found
-            if isinstance(scope, FUNCS) and not self._is_setup(scope):
+            if isinstance(scope, FUNCS) and not self.is_setup(scope):
                 return None  # a test function: its own body decides
         if not scopes:
             name = self._assigned_name(node)
@@ -211,10 +231,18 @@ class Analysis:
                         return found
         return None
 
-    def _is_setup(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-        if func.name in SETUP_NAMES:
-            return True
+    def is_setup(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """setUp-like methods and fixtures: what they bind is shared by the tests."""
+        return func.name in SETUP_NAMES or self.is_fixture(func)
+
+    @staticmethod
+    def is_fixture(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         return any("fixture" in ast.unparse(d) for d in func.decorator_list)
+
+    def qualname(self, func: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
+        """The scope name of the code inside ``func`` (as ``scope_name`` gives it)."""
+        outer = self.scope_name(func)
+        return f"{outer}.{func.name}" if outer else func.name
 
     def _assigned_name(self, node: ast.AST) -> str | None:
         parent = self.parent.get(id(node))
@@ -240,6 +268,15 @@ class Analysis:
         """A non-GPT2 model among the values this literal sits with (a flat list, or the same
         column of parametrize-style rows), or None. Argument lists (``["--flag", ...]``) and
         dicts are configurations, not enumerations."""
+        parameter = self.parameter_of.get(id(node))
+        if parameter is not None and self._used_as_id(*parameter):
+            # The values of a parameter used as a model id are all model ids, bare ones
+            # ("bert-base-uncased", "t5-small") included.
+            for cell in self.parametrized(parameter[0]).get(parameter[1], []):
+                text = str(cell.value)
+                if self.models.target_of(text) is None and "gpt2" not in text.lower():
+                    return text
+            return None
         parent = self.parent.get(id(node))
         if not isinstance(parent, (ast.List, ast.Tuple, ast.Set)):
             return None
@@ -336,12 +373,13 @@ class Analysis:
     # -- labels -----------------------------------------------------------------------------
 
     @cached_property
-    def labels(self) -> set[int]:
-        """Ids of literals that are branch labels: parametrize values of a parameter that the
-        test compares with string literals and never uses as a model id, plus the literals
-        it is compared with. ``model-id`` leaves them and ``model-labels`` renames them
-        together, so rows and comparisons can never disagree."""
-        found: set[int] = set()
+    def label_groups(self) -> list[LabelGroup]:
+        """Branch labels: parametrize values of a parameter that the test compares with string
+        literals and never passes to a call, plus the literals it is compared with. They are
+        decided here, before any rule rewrites anything: ``model-id`` leaves every literal of
+        a group and ``model-labels`` renames them together, so rows and comparisons can never
+        disagree."""
+        groups = []
         for func in ast.walk(self.tree):
             if not isinstance(func, FUNCS):
                 continue
@@ -349,13 +387,76 @@ class Analysis:
                 compared = self._compared_literals(func, param)
                 if not compared or self._used_as_id(func, param):
                     continue
-                sources = [v for v in values if self.models.target_of(str(v.value)) is not None]
-                if sources:
-                    found.update(id(v) for v in sources)
-                    found.update(
-                        id(c) for c in compared if self.models.target_of(str(c.value)) is not None
+                gpt2 = [
+                    v
+                    for v in [*values, *compared, *self._keys_looked_up(func, param)]
+                    if self.models.target_of(str(v.value)) is not None
+                ]
+                if any(v in values for v in gpt2):
+                    groups.append(
+                        LabelGroup(func, param, gpt2, frozenset(str(v.value) for v in values))
                     )
-        return found
+        return groups
+
+    def _keys_looked_up(self, func: ast.AST, param: str) -> list[ast.Constant]:
+        """Keys of a dict indexed by the label (``TABLE[name]``, ``TABLE.get(name)``), with the
+        dict a literal in the test or a module constant: they are labels too."""
+        names = set()
+        for node in ast.walk(func):
+            if (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.slice, ast.Name)
+                and node.slice.id == param
+            ):
+                names.add(ast.unparse(node.value))
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get"
+                and node.args
+                and isinstance(node.args[0], ast.Name)
+                and node.args[0].id == param
+            ):
+                names.add(ast.unparse(node.func.value))
+        keys: list[ast.Constant] = []
+        for stmt in [*self.tree.body, *ast.walk(func)]:
+            if (
+                isinstance(stmt, ast.Assign)
+                and isinstance(stmt.value, ast.Dict)
+                and any(ast.unparse(t) in names for t in stmt.targets)
+            ):
+                keys.extend(
+                    k
+                    for k in stmt.value.keys
+                    if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                )
+        return keys
+
+    @cached_property
+    def compared_of(self) -> dict[int, tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]]:
+        """A literal compared with a parametrized parameter -> (test function, parameter)."""
+        out = {}
+        for func in ast.walk(self.tree):
+            if isinstance(func, FUNCS) and func.decorator_list:
+                for param in self.parametrized(func):
+                    for literal in self._compared_literals(func, param):
+                        out[id(literal)] = (func, param)
+        return out
+
+    @cached_property
+    def parameter_of(self) -> dict[int, tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]]:
+        """A parametrize value literal -> (its test function, its parameter name)."""
+        out = {}
+        for func in ast.walk(self.tree):
+            if isinstance(func, FUNCS) and func.decorator_list:
+                for param, values in self.parametrized(func).items():
+                    for value in values:
+                        out[id(value)] = (func, param)
+        return out
+
+    @cached_property
+    def labels(self) -> set[int]:
+        return {id(node) for group in self.label_groups for node in group.nodes}
 
     def parametrized(
         self, func: ast.FunctionDef | ast.AsyncFunctionDef
@@ -377,8 +478,14 @@ class Analysis:
             if not isinstance(rows, (ast.List, ast.Tuple)):
                 continue
             for row in rows.elts:
-                many = name.endswith("expand") or len(names) > 1
-                cells = row.elts if many and isinstance(row, (ast.Tuple, ast.List)) else [row]
+                if isinstance(row, ast.Call) and ast.unparse(row.func).endswith("param"):
+                    cells = list(row.args)  # pytest.param(value, ..., marks=...)
+                elif isinstance(row, (ast.Tuple, ast.List)) and (
+                    name.endswith("expand") or len(names) > 1
+                ):
+                    cells = list(row.elts)
+                else:
+                    cells = [row]
                 for param, cell in zip(names, cells, strict=False):
                     if isinstance(cell, ast.Constant) and isinstance(cell.value, str):
                         out.setdefault(param, []).append(cell)

@@ -1,0 +1,322 @@
+"""Which tokenizers and models in a file are loaded from migrated GPT2 ids.
+
+Rules other than ``model-id`` may only touch a tokenizer or model that comes from a migrated
+id; this module answers "where does this object come from?" once per file, from ``ast``:
+
+- literals passed directly: ``AutoTokenizer.from_pretrained("gpt2")``;
+- ids held by locals, module constants, class attributes, ``self.x``/``cls.x`` set in any
+  method (``setUp``, ``setUpClass``) and pytest fixtures that return one;
+- parametrized ids: only some values may be GPT2 ids; then the object is *partially*
+  migrated and rules report instead of rewriting;
+- objects bound the same ways: ``tok = ...``, ``self.tokenizer = ...`` in ``setUp``,
+  ``cls.tokenizer`` in ``setUpClass``, fixtures returning one (tests take it as an argument),
+  ``processor.tokenizer``.
+
+When it cannot tell, ``origin`` returns None and rules leave the code alone.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+from migrator.context import RuleContext
+from migrator.models import ModelFacts
+
+from ._helpers import FUNCS, Analysis, analysis
+
+LOADERS = frozenset({"from_pretrained"})
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A tokenizer, model or processor and the GPT2 ids it may be loaded from."""
+
+    kind: str  # "tokenizer" | "model" | "processor" | "config"
+    sources: frozenset[str]  # migrated GPT2 ids it can come from
+    others: frozenset[str]  # non-GPT2 values it can come from (parametrized mixes)
+
+    @property
+    def migrated(self) -> bool:
+        return bool(self.sources) and not self.others
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.sources) and bool(self.others)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One assignment: where it is, and what it loads (None: not a tokenizer/model load)."""
+
+    line: int
+    func: ast.FunctionDef | ast.AsyncFunctionDef | None
+    origin: Origin | None
+
+
+@dataclass(frozen=True)
+class Ids:
+    sources: frozenset[str]
+    others: frozenset[str]
+
+
+def kind_of_class(name: str) -> str:
+    if "Tokenizer" in name:
+        return "tokenizer"
+    if "Processor" in name:
+        return "processor"
+    if name.endswith("Config"):
+        return "config"
+    return "model"
+
+
+class Objects:
+    """Origins of the tokenizers/models of one file; build with ``objects(ctx)``."""
+
+    def __init__(self, found: Analysis) -> None:
+        self.found = found
+        self.tree = found.tree
+
+    # -- ids ------------------------------------------------------------------------------
+
+    def ids(self, expr: ast.AST) -> Ids | None:
+        """The ids an expression can hold, or None when the analysis cannot tell."""
+        found = self.found
+        migrated = found.resolve(expr)
+        if migrated is not None:
+            return Ids(frozenset({migrated}), frozenset())
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return Ids(frozenset(), frozenset({expr.value}))
+        if isinstance(expr, ast.Name):
+            func = next((a for a in found.ancestors(expr) if isinstance(a, FUNCS)), None)
+            if func is not None:
+                values = found.parametrized(func).get(expr.id)
+                if values:
+                    sources = {v.value for v in values if found.migrated_id(v)}
+                    others = {str(v.value) for v in values if not found.migrated_id(v)}
+                    return Ids(frozenset(str(s) for s in sources), frozenset(others))
+        return None
+
+    # -- objects --------------------------------------------------------------------------
+
+    def loaded(self, call: ast.AST) -> Origin | None:
+        """``X.from_pretrained(arg)`` -> the origin of what it loads."""
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr in LOADERS
+        ):
+            return None
+        owner = call.func.value
+        name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+        if name in self.found.imports:
+            name = self.found.imports[name][1]
+        arg = call.args[0] if call.args else None
+        for keyword in call.keywords:
+            if keyword.arg == "pretrained_model_name_or_path":
+                arg = keyword.value
+        ids = self.ids(arg) if arg is not None else None
+        if ids is None:
+            return None
+        return Origin(kind_of_class(name), ids.sources, ids.others)
+
+    @cached_property
+    def bindings(self) -> dict[tuple[str, str], list[Binding]]:
+        """Every assignment to a name or ``self.x`` attribute, in source order, with what it
+        loads (None: something else). Keys: (function qualname or "" for the module, name),
+        (class name, ``self.x``), and ("fixture", name) for pytest fixtures."""
+        out: dict[tuple[str, str], list[Binding]] = {}
+        found = self.found
+        assignments = sorted(
+            (n for n in ast.walk(self.tree) if isinstance(n, (ast.Assign, ast.AnnAssign))),
+            key=lambda n: (n.lineno, n.col_offset),
+        )
+        for node in assignments:
+            if node.value is None:
+                continue
+            origin = self.loaded(node.value) or self._derived(node.value, out)
+            func = self._function(node)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for key in self._keys(target, node):
+                    out.setdefault(key, []).append(Binding(node.lineno, func, origin))
+        for fixture in ast.walk(self.tree):
+            if isinstance(fixture, FUNCS) and found.is_fixture(fixture):
+                for ret in ast.walk(fixture):
+                    if isinstance(ret, (ast.Return, ast.Yield)) and ret.value is not None:
+                        origin = self.loaded(ret.value) or self._lookup(out, ret.value)
+                        if origin is not None:
+                            binding = Binding(fixture.lineno, fixture, origin)
+                            out[("fixture", fixture.name)] = [binding]
+        return out
+
+    def _function(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        return next((a for a in self.found.ancestors(node) if isinstance(a, FUNCS)), None)
+
+    def _keys(self, target: ast.AST, at: ast.AST) -> list[tuple[str, str]]:
+        found = self.found
+        if isinstance(target, ast.Name):
+            keys = [(found.scope_name(at), target.id)]
+            cls = found.enclosing_class(at, direct=True)
+            if cls is not None:  # a class attribute, read as self.x
+                keys.append((cls.name, f"self.{target.id}"))
+            return keys
+        if (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id in ("self", "cls")
+        ):
+            cls = found.enclosing_class(at)
+            if cls is not None:
+                return [(cls.name, f"self.{target.attr}")]
+        return []
+
+    def _derived(self, value: ast.AST, out: dict[tuple[str, str], list[Binding]]) -> Origin | None:
+        """``processor.tokenizer`` of a migrated processor is a migrated tokenizer."""
+        if isinstance(value, ast.Attribute) and value.attr == "tokenizer":
+            owner = self.loaded(value.value) or self._lookup(out, value.value)
+            if owner is not None:
+                return Origin("tokenizer", owner.sources, owner.others)
+        return self._lookup(out, value) if isinstance(value, (ast.Name, ast.Attribute)) else None
+
+    def _lookup(self, out: dict[tuple[str, str], list[Binding]], expr: ast.AST) -> Origin | None:
+        """Python's scoping, flow-aware within a function: the latest assignment before the
+        use; a parameter shadows outer names (a fixture of that name binds it); class bodies
+        are not visible from methods; module-level names take their last assignment."""
+        found = self.found
+        if isinstance(expr, ast.Name):
+            for scope in found.ancestors(expr):
+                if not isinstance(scope, FUNCS):
+                    continue
+                entries = out.get((found.qualname(scope), expr.id), [])
+                before = [b for b in entries if b.line <= expr.lineno]
+                if before:
+                    return before[-1].origin
+                if entries:
+                    return None
+                if expr.id in {a.arg for a in [*scope.args.args, *scope.args.kwonlyargs]}:
+                    fixture = out.get(("fixture", expr.id))
+                    return fixture[-1].origin if fixture else None
+            module = out.get(("", expr.id))
+            return module[-1].origin if module else None
+        if (
+            isinstance(expr, ast.Attribute)
+            and isinstance(expr.value, ast.Name)
+            and expr.value.id in ("self", "cls")
+        ):
+            cls = found.enclosing_class(expr)
+            if cls is None:
+                return None
+            entries = out.get((cls.name, f"self.{expr.attr}"), [])
+            func = self._function(expr)
+            mine = [b for b in entries if b.func is func and b.line <= expr.lineno]
+            if mine:
+                return mine[-1].origin
+            setup = [b for b in entries if b.func is None or found.is_setup(b.func)]
+            if setup:
+                return setup[-1].origin
+            if entries and len({b.origin for b in entries}) == 1:
+                return entries[0].origin
+        return None
+
+    def origin(self, expr: ast.AST) -> Origin | None:
+        """Where the object ``expr`` evaluates to comes from, or None if unknown."""
+        loaded = self.loaded(expr)
+        if loaded is not None:
+            return loaded
+        if isinstance(expr, ast.Attribute) and expr.attr == "tokenizer":
+            owner = self.origin(expr.value)
+            if owner is not None and owner.kind == "processor":
+                return Origin("tokenizer", owner.sources, owner.others)
+        return self._lookup(self.bindings, expr)
+
+    def uses_migrated(self, scope: ast.AST) -> bool:
+        """Whether ``scope`` touches a tokenizer or model loaded from a migrated id, or passes
+        a migrated id to a call (``pipeline(model="gpt2")``, ``SFTTrainer(model="gpt2")``)."""
+        for node in ast.walk(scope):
+            if isinstance(node, (ast.Name, ast.Attribute, ast.Call)):
+                origin = self.origin(node)
+                if origin is not None and origin.migrated:
+                    return True
+            if isinstance(node, ast.Call):
+                args = [*node.args, *(k.value for k in node.keywords)]
+                if any(self.found.resolve(arg) is not None for arg in args):
+                    return True
+        return False
+
+    def tokenizers_in(self, scope: ast.AST) -> Iterator[tuple[ast.expr, Origin]]:
+        """Expressions naming a tokenizer inside ``scope`` (each distinct text once)."""
+        seen: set[str] = set()
+        for node in ast.walk(scope):
+            if isinstance(node, (ast.Name, ast.Attribute)):
+                text = ast.unparse(node)
+                if text in seen:
+                    continue
+                origin = self.origin(node)
+                if origin is not None and origin.kind == "tokenizer":
+                    seen.add(text)
+                    yield node, origin
+
+    def targets(self, origin: Origin) -> list[ModelFacts]:
+        models = self.found.models
+        return [models.facts(models.target_of(s) or s) for s in sorted(origin.sources)]
+
+
+def objects(ctx: RuleContext) -> Objects:
+    result: Objects = ctx.memo("objects", lambda: Objects(analysis(ctx)))
+    return result
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A target fact a fix depends on, and how to talk about it when it is missing."""
+
+    name: str  # attribute of ModelFacts
+    label: str  # "pad token", for messages
+    missing: str  # "has no pad token, ..." (info: kept)
+    declare: str  # config line that declares it
+
+
+def may_fix(
+    ctx: RuleContext, objs: Objects, node: ast.stmt | ast.expr, origin: Origin, fact: Fact
+) -> bool:
+    """True when a fix that needs ``fact`` on every target of ``origin`` may go ahead;
+    otherwise the reason is reported: other parametrized models (review), a target without
+    the fact (info, kept), or a target whose fact is unknown (review: declare it)."""
+    anchor = next(a for a in [node, *objs.found.ancestors(node)] if isinstance(a, ast.stmt))
+    if origin.partial:
+        ctx.review(
+            node,
+            "parametrized over GPT2 and other models "
+            f"({', '.join(sorted(origin.others))}) that may still need this: keep it for "
+            "those (guard it on the model id) or split the test",
+            anchor=anchor,
+        )
+        return False
+    facts = objs.targets(origin)
+    state = fact_state(facts, fact.name)
+    names = ", ".join(dict.fromkeys(f.model_id for f in facts))
+    if state is False:
+        ctx.info(node, f"kept: {names} {fact.missing}")
+        return False
+    if state is None:
+        ctx.review(
+            node,
+            f"{fact.label} of {names} unknown: declare it in "
+            f'[tool.migrate-tests.models."{facts[0].model_id}"] ({fact.declare}) and re-run',
+            anchor=anchor,
+        )
+        return False
+    return True
+
+
+def fact_state(facts: list[ModelFacts], name: str) -> bool | None:
+    """True when every target has the fact, False when one lacks it, None when unknown."""
+    values = [getattr(f, name) for f in facts]
+    if any(v is False for v in values):
+        return False
+    if any(v is None for v in values):
+        return None
+    return True

@@ -1,0 +1,129 @@
+"""Remove hand-written chat templates from migrated tokenizers whose target ships one.
+
+GPT2 has no chat template, so GPT2-era chat tests bolt one on (``tok.chat_template = "..."``
+or a shared template constant). Instruct targets ship the template they were trained with;
+a test that overrides it no longer tests what production renders.
+
+Fix when every target of the tokenizer ships a chat template: the assignment goes (also inside
+an ``if tok.chat_template is None:`` guard, which goes whole when that is all it does), and
+the import of the template constant is removed when nothing else uses it. Kept and reported: a
+target without a template (info), a target whose template is unknown (review: declare it), a
+parametrized tokenizer whose other models still need it (review). Templates set on tokenizers
+of other models are not touched.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from migrator.context import RuleContext
+from migrator.core import Safety
+from migrator.registry import Example, declare
+
+from ._objects import Fact, Objects, Origin, may_fix, objects
+
+TEMPLATE = Fact(
+    "chat_template",
+    "chat template",
+    missing="ships no chat template, the hand-written one is still needed",
+    declare="chat_template = true",
+)
+
+
+def check(ctx: RuleContext) -> None:
+    objs = objects(ctx)
+    handled: set[int] = set()
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.If) and _guards_template(node) and not node.orelse:
+            found = [_assignment(objs, stmt) for stmt in node.body]
+            origins = [o for o in found if o is not None]
+            if origins and len(origins) == len(found):
+                handled.update(id(stmt) for stmt in node.body)
+                _decide(ctx, objs, node, origins[0], node.body)
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Assign) and id(node) not in handled:
+            origin = _assignment(objs, node)
+            if origin is not None:
+                _decide(ctx, objs, node, origin, [node])
+
+
+def _guards_template(node: ast.If) -> bool:
+    test = node.test
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    elif isinstance(test, ast.Compare) and len(test.ops) == 1:
+        test = test.left
+    return isinstance(test, ast.Attribute) and test.attr == "chat_template"
+
+
+def _assignment(objs: Objects, stmt: ast.stmt) -> Origin | None:
+    """The migrated tokenizer (or processor) a ``x.chat_template = ...`` statement sets."""
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+        return None
+    target = stmt.targets[0]
+    if not (isinstance(target, ast.Attribute) and target.attr == "chat_template"):
+        return None
+    if not _hand_written(objs, stmt.value):
+        return None
+    origin = objs.origin(target.value)
+    if origin is None or not origin.sources or origin.kind not in ("tokenizer", "processor"):
+        return None
+    return origin
+
+
+def _hand_written(objs: Objects, value: ast.expr) -> bool:
+    """A template written in the test suite: a string (f-string, concatenation) or a constant
+    holding one. ``None``, another tokenizer's template or a computed one are not."""
+    if isinstance(value, ast.Constant):
+        return isinstance(value.value, str)
+    if isinstance(value, ast.JoinedStr):
+        return True
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add):
+        return _hand_written(objs, value.left) and _hand_written(objs, value.right)
+    if isinstance(value, ast.Name):
+        if value.id in objs.found.imports:
+            return True
+        return any(
+            isinstance(stmt, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == value.id for t in stmt.targets)
+            and _hand_written(objs, stmt.value)
+            for stmt in objs.tree.body
+        )
+    return False
+
+
+def _decide(
+    ctx: RuleContext, objs: Objects, stmt: ast.stmt, origin: Origin, assignments: list[ast.stmt]
+) -> None:
+    if not may_fix(ctx, objs, stmt, origin, TEMPLATE):
+        return
+    names = ", ".join(dict.fromkeys(f.model_id for f in objs.targets(origin)))
+    if not ctx.remove(stmt, f"hand-written chat template removed: {names} ships its own"):
+        return
+    for assignment in assignments:
+        value = assignment.value if isinstance(assignment, ast.Assign) else None
+        if isinstance(value, ast.Name) and value.id in objs.found.imports:
+            module, name = objs.found.imports[value.id]
+            ctx.remove_import_if_unused(module, name, value.id if value.id != name else None)
+
+
+RULE = declare(
+    __name__,
+    safety=Safety.FIX,
+    check=check,
+    order=45,
+    examples=(
+        Example(
+            before=(
+                "from transformers import AutoTokenizer\n\n"
+                "from .testing_constants import CHATML_TEMPLATE\n\n"
+                'tokenizer = AutoTokenizer.from_pretrained("trl-internal-testing/dummy-GPT2-correct-vocab")\n'
+                "tokenizer.chat_template = CHATML_TEMPLATE\n"
+            ),
+            after=(
+                "from transformers import AutoTokenizer\n\n"
+                'tokenizer = AutoTokenizer.from_pretrained("trl-internal-testing/tiny-Qwen2ForCausalLM-2.5")\n'
+            ),
+        ),
+    ),
+)

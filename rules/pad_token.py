@@ -1,0 +1,238 @@
+"""Remove pad-token workarounds on migrated tokenizers and models whose target has a pad token.
+
+GPT2 has no pad token, so GPT2-era tests set one: ``tok.pad_token = tok.eos_token``, the
+``_id`` variant, ``model.config.pad_token_id = tok.eos_token_id`` (or ``=
+model.config.eos_token_id``), the same inside ``if tok.pad_token is None:`` guards, or
+``tok.add_special_tokens({"pad_token": ...})`` with the ``model.resize_token_embeddings(len(tok))``
+that follows. Instruct targets ship a real pad token that differs from eos; keeping the
+workaround makes tests pad with eos, which production never does.
+
+Fix when every target of the object has a pad token (from the registry or the config): the
+statement goes (a guard whose body is only workarounds goes whole; an emptied block gets
+``pass``; comment lines directly above a removed line go with it), and
+``pad_token_id=tok.eos_token_id`` passed to ``generate``/generation kwargs becomes
+``tok.pad_token_id``. Kept and reported: a target without a pad token (info), a target whose
+pad token is unknown (review: declare it), a parametrized object whose other values still need
+the workaround (review). Only objects loaded from migrated ids are touched; assertions on the
+error a missing pad token raises are left alone.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from migrator.context import RuleContext
+from migrator.core import Safety
+from migrator.registry import Example, declare
+
+from ._objects import Fact, Objects, Origin, may_fix, objects
+
+PAIRS = {"pad_token": "eos_token", "pad_token_id": "eos_token_id"}
+PAD = Fact(
+    "has_pad_token",
+    "pad token",
+    missing="has no pad token, the workaround is still needed",
+    declare='pad_token = "..."',
+)
+
+
+def check(ctx: RuleContext) -> None:
+    objs = objects(ctx)
+    handled: set[int] = set()
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.If) and _guards_pad(node) and not node.orelse:
+            found = [_workaround(objs, stmt) for stmt in node.body]
+            origins = [o for o in found if o is not None]
+            if origins and len(origins) == len(found):
+                handled.update(id(stmt) for stmt in node.body)
+                _decide(ctx, objs, node, _merge(origins), "guarded pad-token workaround")
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.stmt) and id(node) not in handled:
+            origin = _workaround(objs, node)
+            if origin is not None:
+                _decide(ctx, objs, node, origin, "pad-token workaround")
+            elif isinstance(node, ast.Expr):
+                _add_special_tokens(ctx, objs, node)
+        elif isinstance(node, ast.Call):
+            _generation_kwarg(ctx, objs, node)
+        elif isinstance(node, ast.Dict):
+            _generation_dict(ctx, objs, node)
+
+
+def _guards_pad(node: ast.If) -> bool:
+    """``if tok.pad_token is None:``, ``... pad_token_id is None``, ``if not tok.pad_token:``."""
+    test = node.test
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    elif (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], (ast.Is, ast.Eq))
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value is None
+    ):
+        test = test.left
+    return isinstance(test, ast.Attribute) and test.attr in PAIRS
+
+
+def _workaround(objs: Objects, stmt: ast.stmt) -> Origin | None:
+    """The migrated object a workaround statement is about, or None if it is not one."""
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+        return None
+    target, value = stmt.targets[0], stmt.value
+    if not (
+        isinstance(target, ast.Attribute)
+        and target.attr in PAIRS
+        and isinstance(value, ast.Attribute)
+        and value.attr == PAIRS[target.attr]
+    ):
+        return None
+    # The object whose pad token is set decides: a migrated tokenizer, or the config of a
+    # migrated model (``reward_model.config.pad_token_id = tok.eos_token_id`` with a non-GPT2
+    # reward model is not a GPT2 workaround even when ``tok`` is migrated).
+    owner = target.value
+    if isinstance(owner, ast.Attribute) and owner.attr in ("config", "generation_config"):
+        owner = owner.value
+    origin = objs.origin(owner)
+    return origin if origin is not None and origin.sources else None
+
+
+def _merge(origins: list[Origin]) -> Origin:
+    return Origin(
+        origins[0].kind,
+        frozenset().union(*(o.sources for o in origins)),
+        frozenset().union(*(o.others for o in origins)),
+    )
+
+
+def _decide(ctx: RuleContext, objs: Objects, stmt: ast.stmt, origin: Origin, what: str) -> None:
+    if (origin.migrated or origin.partial) and may_fix(ctx, objs, stmt, origin, PAD):
+        pads = ", ".join(sorted({str(f.pad_token) for f in objs.targets(origin)}))
+        ctx.remove(stmt, f"{what} removed: the target has a pad token ({pads})")
+
+
+def _add_special_tokens(ctx: RuleContext, objs: Objects, stmt: ast.Expr) -> None:
+    call = stmt.value
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "add_special_tokens"
+        and len(call.args) == 1
+        and isinstance(call.args[0], ast.Dict)
+        and [getattr(k, "value", None) for k in call.args[0].keys] == ["pad_token"]
+    ):
+        return
+    tok = call.func.value
+    origin = objs.origin(tok)
+    if origin is None or not origin.sources or not may_fix(ctx, objs, stmt, origin, PAD):
+        return
+    ctx.remove(stmt, "added pad token removed: the target has its own pad token")
+    resize = _following_resize(objs, stmt, ast.unparse(tok))
+    if resize is not None:
+        ctx.remove(resize, "embedding resize for the added pad token removed")
+
+
+def _following_resize(objs: Objects, stmt: ast.stmt, tok: str) -> ast.stmt | None:
+    """The ``model.resize_token_embeddings(len(tok))`` after ``stmt`` in the same block."""
+    parent = objs.found.parent.get(id(stmt))
+    body = getattr(parent, "body", [])
+    if stmt not in body:
+        return None
+    for later in body[body.index(stmt) + 1 :]:
+        if (
+            isinstance(later, ast.Expr)
+            and isinstance(later.value, ast.Call)
+            and isinstance(later.value.func, ast.Attribute)
+            and later.value.func.attr == "resize_token_embeddings"
+            and any(
+                isinstance(n, ast.Call)
+                and ast.unparse(n.func) == "len"
+                and n.args
+                and ast.unparse(n.args[0]) == tok
+                for n in ast.walk(later.value)
+            )
+        ):
+            return later
+    return None
+
+
+def _eos_of_migrated(ctx: RuleContext, objs: Objects, value: ast.expr) -> str | None:
+    """Source of ``tok`` when ``value`` is ``tok.eos_token_id`` on a migrated tokenizer that
+    may take the fix; else None (reasons are reported)."""
+    if not (isinstance(value, ast.Attribute) and value.attr == "eos_token_id"):
+        return None
+    origin = objs.origin(value.value)
+    if origin is None or origin.kind != "tokenizer" or not origin.sources:
+        return None
+    if not may_fix(ctx, objs, value, origin, PAD):
+        return None
+    return ctx.source.segment(value.value)
+
+
+def _generation_kwarg(ctx: RuleContext, objs: Objects, call: ast.Call) -> None:
+    for keyword in call.keywords:
+        if keyword.arg != "pad_token_id":
+            continue
+        tok = _eos_of_migrated(ctx, objs, keyword.value)
+        if tok is None:
+            continue
+        new = cst.parse_expression(f"{tok}.pad_token_id")
+
+        def rewrite(n: cst.CSTNode, new: cst.BaseExpression = new) -> cst.CSTNode:
+            assert isinstance(n, cst.Call)
+            args = [
+                a.with_changes(value=new)
+                if a.keyword is not None and a.keyword.value == "pad_token_id"
+                else a
+                for a in n.args
+            ]
+            return n.with_changes(args=args)
+
+        ctx.fix(keyword.value, f"pad_token_id=<eos> -> {tok}.pad_token_id", call, rewrite)
+
+
+def _generation_dict(ctx: RuleContext, objs: Objects, node: ast.Dict) -> None:
+    for key, value in zip(node.keys, node.values, strict=True):
+        if not (isinstance(key, ast.Constant) and key.value == "pad_token_id"):
+            continue
+        tok = _eos_of_migrated(ctx, objs, value)
+        if tok is None:
+            continue
+        new = cst.parse_expression(f"{tok}.pad_token_id")
+
+        def rewrite(n: cst.CSTNode, new: cst.BaseExpression = new) -> cst.CSTNode:
+            assert isinstance(n, cst.Dict)
+            elements = [
+                e.with_changes(value=new)
+                if isinstance(e, cst.DictElement)
+                and isinstance(e.key, cst.SimpleString)
+                and e.key.evaluated_value == "pad_token_id"
+                else e
+                for e in n.elements
+            ]
+            return n.with_changes(elements=elements)
+
+        ctx.fix(value, f'"pad_token_id": <eos> -> {tok}.pad_token_id', node, rewrite)
+
+
+RULE = declare(
+    __name__,
+    safety=Safety.FIX,
+    check=check,
+    order=40,
+    examples=(
+        Example(
+            before=(
+                "from transformers import AutoTokenizer\n\n"
+                'tokenizer = AutoTokenizer.from_pretrained("gpt2")\n'
+                "tokenizer.pad_token = tokenizer.eos_token\n"
+            ),
+            after=(
+                "from transformers import AutoTokenizer\n\n"
+                'tokenizer = AutoTokenizer.from_pretrained("HuggingFaceTB/SmolLM2-135M-Instruct")\n'
+            ),
+        ),
+    ),
+)

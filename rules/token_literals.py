@@ -1,0 +1,408 @@
+"""Flag assertions that encode GPT2's tokenization; fix the special-token ones by role.
+
+Expected values computed with GPT2's tokenizer (token ids, ``-100`` label lists, attention
+masks, lengths, parameter counts, decoded generations) are wrong for any other vocabulary. In
+GPT2 ``50256`` is bos, eos, unk and, after the pad workaround, pad; instruct models split
+these roles, so a literal can only be replaced once its role is known:
+
+- fixed: a standalone ``50256`` compared with ``<tok>.eos_token_id``, the last token of an
+  encoding (``[-1]``) or ``generation_config.eos_token_id`` becomes ``<tok>.eos_token_id``;
+  compared with padded positions (``pad_token_id``, values selected by ``attention_mask == 0``)
+  it becomes ``<tok>.pad_token_id``. ``"<|endoftext|>"`` compared with ``eos_token`` becomes
+  ``<tok>.eos_token`` (with ``pad_token``: ``<tok>.pad_token``), and text that appends it
+  (``"abc<|endoftext|>"``) becomes ``"abc" + <tok>.eos_token``;
+- review (marked, never rewritten): any other role of ``50256``, literal token-id lists and
+  ``-100`` label lists and attention masks in ``assert*``/``assert ==``/``torch.equal``/
+  ``assert_close`` comparisons, integer expectations of lengths, shapes, parameter counts or
+  dataset sizes, decoded generation text, and GPT2-specific slicing of encoded templates
+  (``encode(template)[2:]``). The message says what the value was computed with and how to
+  re-measure it with the target.
+
+Only tests that use a tokenizer or model loaded from a migrated id are examined; ``<tok>`` is
+a migrated tokenizer of that test. Findings point at the exact literal, so that a later
+``--update-literals`` can write measured values back.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+
+from migrator.context import RuleContext
+from migrator.core import Safety
+from migrator.registry import Example, declare
+
+from ._helpers import FUNCS
+from ._objects import Objects, objects
+
+EOS_ID = 50256
+EOS_TEXT = "<|endoftext|>"
+ASSERT_CALLS = re.compile(
+    r"(^|\.)(assert(Equal|Equals|ListEqual|TupleEqual|SequenceEqual|NotEqual|In|NotIn|"
+    r"AlmostEqual|CountEqual|DictEqual)|equal|assert_close|allclose|assert_equal|"
+    r"assert_array_equal|assert_allclose)$"
+)
+# Lengths that follow tokenization (not raw dataset sizes: those do not change).
+LENGTH_SUBJECT = re.compile(
+    r"input_ids|token|encod|label|mask|pack|tokenized|processed|completion|prompt|ids|output|"
+    r"generat|logits|seq|batch|chosen|rejected|vocab|embed|len\(tok|trainer\.\w*dataset",
+    re.IGNORECASE,
+)
+TOKEN_IDS = re.compile(r"input_ids|convert_tokens_to_ids|encode\(|token_ids|\btokenizer\(")
+PARAMS_SUBJECT = re.compile(r"num_parameters|trainable|numel|n_params|param", re.IGNORECASE)
+DECODED = re.compile(r"decode\(|generated_text|completion_text|generated")
+ENCODERS = re.compile(r"encode\(|apply_chat_template\(|tokenizer\(|\btok\(")
+OWN_ATTRIBUTES = frozenset({"eos_token_id", "pad_token_id", "eos_token", "pad_token"})
+TOKENIZER_NAME = re.compile(r"(tokenizer|processing_class|\btok)$")
+
+
+def check(ctx: RuleContext) -> None:
+    objs = objects(ctx)
+    for func in ast.walk(ctx.tree):
+        if isinstance(func, FUNCS) and objs.uses_migrated(func):
+            _Test(ctx, objs, func).check()
+
+
+class _Test:
+    """One test function that uses a migrated tokenizer or model."""
+
+    def __init__(
+        self, ctx: RuleContext, objs: Objects, func: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> None:
+        self.ctx, self.objs, self.func = ctx, objs, func
+        self.own = [n for n in ast.walk(func) if _innermost(objs, n) is func]
+        self.toks = [(n, o) for n, o in objs.tokenizers_in(func) if o.migrated]
+        self.foreign = self._foreign_names()
+        self.done: set[int] = set()
+
+    def check(self) -> None:
+        for node in self.own:
+            for actual, expected in _comparisons(node):
+                if self._about_other_model(actual) or self._about_other_model(expected):
+                    continue
+                self._pair(expected, actual)
+                self._pair(actual, expected)
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+                self._slicing(node)
+        for node in self.own:
+            if isinstance(node, ast.Constant) and id(node) not in self.done:
+                if isinstance(node.value, str):
+                    self._appended_eos(node)
+                elif _int(node) == EOS_ID and self._in_assertion(node):
+                    self._unknown_eos(node)
+
+    # -- which objects an expression is about ----------------------------------------------
+
+    def _foreign_names(self) -> set[str]:
+        """Names of objects of other (not migrated) models, and locals computed from them."""
+        foreign: set[str] = set()
+        for node in ast.walk(self.func):
+            if isinstance(node, (ast.Name, ast.Attribute)):
+                origin = self.objs.origin(node)
+                if origin is not None and not origin.sources:
+                    foreign.add(_text(node))
+        for _ in range(2):  # reward_ids = reward_tokenizer(...); first = reward_ids[0]
+            for node in ast.walk(self.func):
+                if (
+                    isinstance(node, ast.Assign)
+                    and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)
+                    and self._mentions(node.value, foreign)
+                    and not self._mentions_migrated(node.value)
+                ):
+                    foreign.add(node.targets[0].id)
+        return foreign
+
+    @staticmethod
+    def _mentions(node: ast.AST, names: set[str]) -> bool:
+        return any(
+            isinstance(n, (ast.Name, ast.Attribute)) and _text(n) in names for n in ast.walk(node)
+        )
+
+    def _mentions_migrated(self, node: ast.AST) -> bool:
+        for n in ast.walk(node):
+            if isinstance(n, (ast.Name, ast.Attribute)):
+                origin = self.objs.origin(n)
+                if origin is not None and origin.migrated:
+                    return True
+        return False
+
+    def _about_other_model(self, side: ast.expr) -> bool:
+        return self._mentions(side, self.foreign) and not self._mentions_migrated(side)
+
+    def _in_assertion(self, node: ast.AST) -> bool:
+        for anc in self.objs.found.ancestors(node):
+            if isinstance(anc, ast.Assert) or (
+                isinstance(anc, ast.Call) and ASSERT_CALLS.search(_text(anc.func))
+            ):
+                return True
+            if isinstance(anc, ast.stmt):
+                return False
+        return False
+
+    def _tok(self, other: ast.expr) -> str | None:
+        """The migrated tokenizer to name: the one the other side mentions, else the test's."""
+        other_text = _text(other)
+        for node, _origin in self.toks:
+            if _text(node) in other_text:
+                return self.ctx.source.segment(node)
+        return self.ctx.source.segment(self.toks[0][0]) if self.toks else None
+
+    def _own_attribute(self, other: ast.expr) -> bool:
+        """``tok.eos_token_id`` itself (a tokenizer's own special-token attribute): replacing
+        the literal with it would make the assertion vacuous."""
+        if not (isinstance(other, ast.Attribute) and other.attr in OWN_ATTRIBUTES):
+            return False
+        owner = other.value
+        origin = self.objs.origin(owner)
+        if origin is not None:
+            return origin.kind == "tokenizer"
+        return bool(TOKENIZER_NAME.search(_text(owner)))
+
+    def _role(self, other: ast.expr, text: bool = False) -> str | None:
+        """eos or pad, from what the value is compared with; None when it cannot tell."""
+        other_text = _text(other)
+        suffix = "" if text else "_id"
+        if f"pad_token{suffix}" in other_text or "attention_mask" in other_text:
+            return "pad"
+        if f"eos_token{suffix}" in other_text:
+            return "eos"
+        if other_text.endswith("[-1]") and "pad" not in other_text and self._appends_eos():
+            return "eos"
+        return None
+
+    def _appends_eos(self) -> bool:
+        """The last token is eos only if the test appended it (``+ [tok.eos_token_id]``,
+        ``add_eos_token=True``...): otherwise it may just as well be padding."""
+        text = self.objs.found.scope_text(self.func)
+        return EOS_TEXT in text or bool(
+            re.search(r"eos_token(_id)?\]|add_eos|append_eos|\+ *\[?\w*\.?eos", text)
+        )
+
+    # -- the checks ------------------------------------------------------------------------
+
+    def _review(self, node: ast.expr, message: str) -> None:
+        self.done.add(id(node))
+        self.ctx.review(node, message, anchor=_anchor(self.objs, node))
+
+    def _fix(self, node: ast.expr, code: str, message: str) -> None:
+        self.done.add(id(node))
+        self.ctx.replace(node, code, message)
+
+    def _pair(self, literal: ast.expr, other: ast.expr) -> None:
+        if id(literal) in self.done:
+            return
+        other_text = _text(other)
+        value = _int(literal)
+        if value == EOS_ID and isinstance(literal, ast.Constant):
+            self._eos_id(literal, other)
+        elif isinstance(literal, ast.Constant) and literal.value == EOS_TEXT:
+            self._eos_text(literal, other)
+        elif _is_length(other_text) and (_int_list(literal) is not None or value is not None):
+            if value not in (0, 1):
+                self._review(literal, LENGTH_MESSAGE)
+        elif (values := _int_list(literal)) is not None and (
+            len(values) >= 2 or TOKEN_IDS.search(other_text)
+        ):
+            self._review(literal, _list_message(values))
+        elif value is not None and value not in (0, 1):
+            if PARAMS_SUBJECT.search(other_text):
+                self._review(literal, PARAMS_MESSAGE)
+            elif TOKEN_IDS.search(other_text):
+                self._review(literal, _list_message([value]))
+        elif (
+            isinstance(literal, ast.Constant)
+            and isinstance(literal.value, str)
+            and DECODED.search(other_text)
+        ):
+            self._review(literal, DECODED_MESSAGE)
+
+    def _eos_id(self, literal: ast.Constant, other: ast.expr) -> None:
+        if self._own_attribute(other):
+            self._review(literal, _own_value_message(_text(other)))
+            return
+        role = self._role(other)
+        tok = self._tok(other)
+        if role is None or tok is None:
+            self._unknown_eos(literal)
+            return
+        self._fix(literal, f"{tok}.{role}_token_id", f"50256 ({role}) -> {tok}.{role}_token_id")
+
+    def _unknown_eos(self, literal: ast.Constant) -> None:
+        self._review(
+            literal,
+            "50256 is GPT2's eos/bos/unk (and pad after the workaround) token id; the target "
+            "splits these roles: compare with <tokenizer>.eos_token_id or .pad_token_id, "
+            "whichever this value stands for",
+        )
+
+    def _eos_text(self, literal: ast.Constant, other: ast.expr) -> None:
+        if self._own_attribute(other):
+            self._review(literal, _own_value_message(_text(other)))
+            return
+        role = self._role(other, text=True)
+        tok = self._tok(other)
+        if role is None or tok is None:
+            self._review(
+                literal,
+                f"{EOS_TEXT!r} is GPT2's eos (and pad after the workaround) text: compare with "
+                "<tokenizer>.eos_token or .pad_token, whichever this value stands for",
+            )
+            return
+        self._fix(literal, f"{tok}.{role}_token", f"{EOS_TEXT!r} ({role}) -> {tok}.{role}_token")
+
+    def _slicing(self, node: ast.Subscript) -> None:
+        assert isinstance(node.slice, ast.Slice)
+        bounds = [node.slice.lower, node.slice.upper]
+        if any(b is not None and _int(b) is not None for b in bounds) and ENCODERS.search(
+            _text(node.value)
+        ):
+            self._review(
+                node,
+                "slicing an encoded template at GPT2-specific positions: recompute the offsets "
+                "for the target's tokenizer and chat template",
+            )
+
+    def _appended_eos(self, node: ast.Constant) -> None:
+        value = str(node.value)
+        raw = self.ctx.source.segment(node)
+        if (
+            not value.endswith(EOS_TEXT)
+            or value == EOS_TEXT
+            or not raw.endswith(EOS_TEXT + raw[-1])
+        ):
+            return
+        if not self.toks:
+            self._review(
+                node, f"text ends with GPT2's eos {EOS_TEXT!r}: use the target's eos_token"
+            )
+            return
+        tok = self.ctx.source.segment(self.toks[0][0])
+        head = raw[: len(raw) - len(EOS_TEXT) - 1] + raw[-1]
+        code = f"{head} + {tok}.eos_token"
+        parent = self.objs.found.parent.get(id(node))
+        if isinstance(parent, (ast.Attribute, ast.Subscript, ast.UnaryOp)) or (
+            isinstance(parent, ast.BinOp) and not isinstance(parent.op, ast.Add)
+        ):
+            code = f"({code})"  # "a<eos>".lower() -> ("a" + tok.eos_token).lower()
+        self._fix(node, code, f"text ending in {EOS_TEXT!r} -> ... + {tok}.eos_token")
+
+
+def _innermost(objs: Objects, node: ast.AST) -> ast.AST | None:
+    return next((a for a in objs.found.ancestors(node) if isinstance(a, FUNCS)), None)
+
+
+def _comparisons(node: ast.AST) -> Iterator[tuple[ast.expr, ast.expr]]:
+    """(left, right) of ``a == b`` comparisons and of assert-style calls."""
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        if isinstance(node.ops[0], (ast.Eq, ast.NotEq, ast.In, ast.NotIn)):
+            yield node.left, node.comparators[0]
+    elif isinstance(node, ast.Call) and len(node.args) >= 2:
+        name = ast.unparse(node.func)
+        if ASSERT_CALLS.search(name):
+            yield node.args[0], node.args[1]
+
+
+def _text(node: ast.AST) -> str:
+    return ast.unparse(node)
+
+
+def _is_length(other: str) -> bool:
+    return ("len(" in other or ".shape" in other or ".size(" in other) and bool(
+        LENGTH_SUBJECT.search(other)
+    )
+
+
+def _int_list(node: ast.expr) -> list[int] | None:
+    """The ints of a literal list/tuple (``torch.tensor([...])`` too), nested lists flattened."""
+    if isinstance(node, ast.Call) and node.args and _text(node.func).endswith("tensor"):
+        node = node.args[0]
+    if not isinstance(node, (ast.List, ast.Tuple)) or not node.elts:
+        return None
+    values: list[int] = []
+    for elt in node.elts:
+        if isinstance(elt, (ast.List, ast.Tuple)):
+            inner = _int_list(elt)
+            if inner is None:
+                return None
+            values.extend(inner)
+        else:
+            value = _int(elt)
+            if value is None:
+                return None
+            values.append(value)
+    return values
+
+
+def _int(node: ast.AST) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _int(node.operand)
+        return -inner if inner is not None else None
+    return None
+
+
+def _anchor(objs: Objects, node: ast.AST) -> ast.AST:
+    return next(a for a in [node, *objs.found.ancestors(node)] if isinstance(a, ast.stmt))
+
+
+def _own_value_message(other: str) -> str:
+    return (
+        f"asserts GPT2's own value of {other}: pin the target's value (see its tokenizer "
+        "config) or drop the assertion"
+    )
+
+
+def _list_message(values: list[int]) -> str:
+    if -100 in values:
+        kind = "label list with -100"
+    elif set(values) <= {0, 1}:
+        kind = "attention mask whose length follows GPT2's tokenization"
+    else:
+        kind = "token ids"
+    return (
+        f"{kind} computed with GPT2's tokenizer: re-measure with the target's tokenizer "
+        "(tokenize the same input and paste the result, or compute it in the test)"
+    )
+
+
+LENGTH_MESSAGE = (
+    "length measured with GPT2's tokenization: re-measure with the target's "
+    "tokenizer (run the test once and take the new value)"
+)
+PARAMS_MESSAGE = (
+    "parameter count measured on GPT2: re-measure with the target model "
+    "(run the test once, or sum(p.numel() for p in model.parameters()))"
+)
+DECODED_MESSAGE = (
+    "decoded text of a GPT2 generation: the target generates different text; assert "
+    "on structure (type, length > 0, prefix) or re-record it with the target"
+)
+
+
+RULE = declare(
+    __name__,
+    safety=Safety.REVIEW,
+    check=check,
+    order=50,
+    examples=(
+        Example(
+            before=(
+                "from transformers import AutoTokenizer\n\n\n"
+                "def test_eos_appended():\n"
+                '    tokenizer = AutoTokenizer.from_pretrained("gpt2")\n'
+                '    ids = tokenizer("hello")["input_ids"] + [tokenizer.eos_token_id]\n'
+                "    assert ids[-1] == 50256\n"
+            ),
+            after=(
+                "from transformers import AutoTokenizer\n\n\n"
+                "def test_eos_appended():\n"
+                '    tokenizer = AutoTokenizer.from_pretrained("HuggingFaceTB/SmolLM2-135M-Instruct")\n'
+                '    ids = tokenizer("hello")["input_ids"] + [tokenizer.eos_token_id]\n'
+                "    assert ids[-1] == tokenizer.eos_token_id\n"
+            ),
+        ),
+    ),
+)
