@@ -4,9 +4,12 @@
 is migrated, the class must follow. ``GPT2LMHeadModel``, ``GPT2Model``,
 ``GPT2ForSequenceClassification`` (and the token-classification and QA heads),
 ``GPT2Tokenizer``, ``GPT2TokenizerFast`` and ``GPT2Config`` ``.from_pretrained(<migrated id>)``
-become the matching ``Auto*`` class; the ``Auto*`` import is added and GPT2 imports that became
-unused are removed (LibCST's AddImportsVisitor / RemoveImportsVisitor). The id may be a literal
-or a name holding one (``MODEL_ID``, ``self.model_id`` set in ``setUp``, a class attribute).
+become the matching ``Auto*`` class. The id may be a literal or a name holding one
+(``MODEL_ID``, ``self.model_id`` set in ``setUp``, a class attribute). The
+``from transformers import ...`` statement is edited in place, keeping its layout and
+comments: a GPT2 name whose every use was rewritten becomes the Auto name (or goes, when the
+Auto name is imported already); one still used elsewhere stays, with the Auto name added
+right after it. (LibCST's AddImportsVisitor would re-flow a parenthesized import.)
 
 A GPT2 model built directly from a hand-written ``GPT2Config(...)`` is marked for review: the
 config encodes GPT2's architecture, and the right replacement (``AutoConfig.from_pretrained``
@@ -16,6 +19,7 @@ of the target plus ``from_config``, or keeping GPT2 on purpose) is a human decis
 from __future__ import annotations
 
 import ast
+from collections import Counter
 
 import libcst as cst
 
@@ -35,6 +39,9 @@ AUTO = {
     "GPT2TokenizerFast": "AutoTokenizer",
     "GPT2Config": "AutoConfig",
 }
+# For one imported GPT2 name: the Auto class to import in its place (None: already imported),
+# and whether the GPT2 name itself stays (still used elsewhere).
+Plan = tuple[str | None, bool]
 MODELS = frozenset(name for name in AUTO if "Tokenizer" not in name and name != "GPT2Config")
 
 
@@ -42,14 +49,19 @@ def check(ctx: RuleContext) -> None:
     found = analysis(ctx)
     if found.subject_import or found.subject_path:
         return  # model-id reports why the file keeps GPT2
+    replaced: Counter[str] = Counter()  # local name of a GPT2 class -> calls rewritten
     for node in ast.walk(ctx.tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr == "from_pretrained":
             gpt2_class = _gpt2_class(found, func.value)
-            if gpt2_class is not None:
-                _from_pretrained(ctx, found, node, func.value, gpt2_class)
+            if (
+                gpt2_class is not None
+                and _from_pretrained(ctx, found, node, func.value, gpt2_class)
+                and isinstance(func.value, ast.Name)
+            ):
+                replaced[func.value.id] += 1
             continue
         gpt2_class = _gpt2_class(found, func)
         built_by_hand = gpt2_class in MODELS or (
@@ -63,6 +75,58 @@ def check(ctx: RuleContext) -> None:
             "with AutoConfig.from_pretrained(<target id>) and "
             "AutoModelForCausalLM.from_config(config), or keep GPT2 if it is the subject",
         )
+    if replaced:
+        _fix_imports(ctx, found, replaced)
+
+
+def _fix_imports(ctx: RuleContext, found: Analysis, replaced: Counter[str]) -> None:
+    """Edit ``from transformers import ...`` in place, keeping its layout: a GPT2 name whose
+    every use was rewritten becomes its Auto class (or goes, when that is imported already);
+    one still used elsewhere stays, with the Auto class added right after it."""
+    loads = Counter(n.id for n in ast.walk(ctx.tree) if isinstance(n, ast.Name))
+    imported = {name for module, name in found.imports.values() if module == "transformers"}
+    plan: dict[str, Plan] = {}
+    for local, count in replaced.items():
+        auto = AUTO[found.imports[local][1]]
+        plan[local] = (None if auto in imported else auto, loads[local] > count)
+        imported.add(auto)
+    for stmt in ast.walk(ctx.tree):
+        if not (
+            isinstance(stmt, ast.ImportFrom) and stmt.module == "transformers" and not stmt.level
+        ):
+            continue
+        wanted = {
+            local: plan[local]
+            for local in (alias.asname or alias.name for alias in stmt.names)
+            if local in plan
+        }
+        if not wanted:
+            continue
+
+        def rewrite(node: cst.CSTNode, wanted: dict[str, Plan] = wanted) -> cst.CSTNode:
+            assert isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar)
+            names: list[cst.ImportAlias] = []
+            for alias in node.names:
+                local = alias.evaluated_alias or alias.evaluated_name
+                auto, keep = wanted.get(local, (None, True))
+                if keep:
+                    names.append(alias)
+                if auto is not None:
+                    if keep:  # the Auto name goes right after it
+                        names[-1] = names[-1].with_changes(comma=_separator(alias))
+                    names.append(cst.ImportAlias(cst.Name(auto), comma=alias.comma))
+            # The last name keeps the statement's own ending (a trailing comma or none).
+            names[-1] = names[-1].with_changes(comma=node.names[-1].comma)
+            return node.with_changes(names=names)
+
+        ctx.fix(stmt, "GPT2 class imports -> Auto classes", stmt, rewrite)
+
+
+def _separator(alias: cst.ImportAlias) -> cst.Comma:
+    """The comma after ``alias``, or ``", "`` when it was the last name."""
+    if isinstance(alias.comma, cst.Comma):
+        return alias.comma
+    return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 
 
 def _inside_construction(found: Analysis, node: ast.Call) -> bool:
@@ -75,13 +139,13 @@ def _inside_construction(found: Analysis, node: ast.Call) -> bool:
 
 def _from_pretrained(
     ctx: RuleContext, found: Analysis, call: ast.Call, cls_expr: ast.expr, gpt2_class: str
-) -> None:
+) -> bool:
     arg = call.args[0] if call.args else None
     for keyword in call.keywords:
         if keyword.arg == "pretrained_model_name_or_path":
             arg = keyword.value
     if arg is None or found.resolve(arg) is None:
-        return
+        return False
     auto = AUTO[gpt2_class]
 
     def rewrite(node: cst.CSTNode) -> cst.CSTNode:
@@ -93,13 +157,7 @@ def _from_pretrained(
             owner = cst.Name(auto)
         return node.with_changes(func=node.func.with_changes(value=owner))
 
-    if ctx.fix(cls_expr, f"{ast.unparse(cls_expr)} -> {auto}", call, rewrite) and isinstance(
-        cls_expr, ast.Name
-    ):
-        module, name = found.imports[cls_expr.id]
-        ctx.add_import("transformers", auto)
-        asname = cls_expr.id if cls_expr.id != name else None
-        ctx.remove_import_if_unused(module, name, asname)
+    return ctx.fix(cls_expr, f"{ast.unparse(cls_expr)} -> {auto}", call, rewrite)
 
 
 def _gpt2_class(found: Analysis, expr: ast.expr) -> str | None:
