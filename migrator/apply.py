@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import libcst as cst
 
-from migrator.nodes import Key, cst_fingerprint, cst_kind
-
-Rewrite = Callable[[cst.CSTNode], cst.CSTNode | cst.RemovalSentinel]
-
-MARKER_PREFIX = "# migrate-tests: review("
+from migrator.nodes import (
+    CALL,
+    COMPARE,
+    COMPOUND,
+    DICT,
+    INT,
+    LIST,
+    MARKER_PREFIX,
+    SMALL,
+    STR,
+    Edit,
+    Key,
+)
 
 
 class MappingDrift(Exception):
     """The ``ast`` and LibCST trees disagree about a node: never guess, give up on the file."""
-
-
-@dataclass(frozen=True)
-class Edit:
-    key: Key
-    fingerprint: object
-    rewrite: Rewrite
-
-
-def marker_text(rule: str, why: str) -> str:
-    return f"{MARKER_PREFIX}{rule}): {' '.join(why.split())}"
 
 
 class EditApplier(cst.CSTTransformer):
@@ -160,3 +156,57 @@ def apply_edits(
         raise MappingDrift(f"node counts differ: ast {expected_counts} vs cst {applier.counts}")
     assert isinstance(new, cst.Module)
     return new, applier.markers_added
+
+
+# -- the LibCST twins of nodes.ast_kind / nodes.ast_fingerprint -------------------------
+
+
+def cst_kind(node: cst.CSTNode) -> str | None:
+    if isinstance(node, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
+        return STR
+    if isinstance(node, cst.Integer):
+        return INT
+    if isinstance(node, cst.Call):
+        return CALL
+    if isinstance(node, cst.List):
+        return LIST
+    if isinstance(node, cst.Dict):
+        return DICT
+    if isinstance(node, cst.Comparison):
+        return COMPARE
+    if isinstance(node, cst.BaseSmallStatement):
+        return SMALL
+    if isinstance(node, cst.BaseCompoundStatement):
+        return COMPOUND
+    return None
+
+
+def cst_fingerprint(node: cst.CSTNode) -> object:
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        value = node.evaluated_value
+        return "<f-string>" if value is None else value
+    if isinstance(node, cst.FormattedString):
+        return "<f-string>"
+    if isinstance(node, cst.Integer):
+        return int(node.evaluated_value)
+    if isinstance(node, cst.Call):
+        return _cst_dotted(node.func)
+    return _CST_NAMES.get(type(node).__name__, type(node).__name__.lower())
+
+
+_CST_NAMES = {
+    "Del": "delete",
+    "FunctionDef": "functiondef",
+    "For": "for",
+    "With": "with",
+    "Comparison": "compare",
+    "TryStar": "trystar",
+}
+
+
+def _cst_dotted(node: cst.CSTNode) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_cst_dotted(node.value)}.{node.attr.value}"
+    return "?"

@@ -188,7 +188,7 @@ def main(
             )
     options = RunOptions(
         models=models,
-        rule_ids=tuple(rule.id for rule in rules),
+        rule_ids=rules,
         markers=config.markers,
         write=mode == "apply",
     )

@@ -8,12 +8,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
-import libcst as cst
-
-from migrator.apply import Edit, Rewrite, marker_text
 from migrator.core import Finding, Safety
 from migrator.models import ModelMap
-from migrator.nodes import AstIndex, Key, ast_fingerprint
+from migrator.nodes import AstIndex, Edit, Key, Rewrite, ast_fingerprint, marker_text
 from migrator.source import Source
 
 
@@ -146,6 +143,8 @@ class RuleContext:
             first = previous.rewrite
 
             def chained(n: Any, first: Rewrite = first, second: Rewrite = rewrite) -> Any:
+                import libcst as cst
+
                 once = first(n)
                 return once if isinstance(once, cst.RemovalSentinel) else second(once)
 
@@ -157,14 +156,22 @@ class RuleContext:
     def remove(self, stmt: ast.stmt, message: str, anchor: Span | None = None) -> bool:
         """Delete a statement. Comment lines directly above it go with it; blank lines and
         other comments stay; an emptied block gets ``pass`` (LibCST inserts it)."""
-        return self.fix(anchor or stmt, message, stmt, lambda _n: cst.RemovalSentinel.REMOVE)
+
+        def rewrite(_node: Any) -> Any:
+            import libcst as cst
+
+            return cst.RemovalSentinel.REMOVE
+
+        return self.fix(anchor or stmt, message, stmt, rewrite)
 
     def replace(
         self, node: ast.expr, code: str, message: str, target: ast.AST | None = None
     ) -> bool:
         """Replace an indexed expression with ``code`` (parentheses around it are kept)."""
 
-        def rewrite(n: cst.CSTNode) -> cst.CSTNode:
+        def rewrite(n: Any) -> Any:
+            import libcst as cst
+
             new = cst.parse_expression(code)
             lpar, rpar = getattr(n, "lpar", ()), getattr(n, "rpar", ())
             return new.with_changes(lpar=lpar, rpar=rpar) if lpar else new

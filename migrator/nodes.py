@@ -1,4 +1,4 @@
-"""The bridge between the ``ast`` analysis and the LibCST rewrite, without position metadata.
+"""The ``ast`` side of the bridge to the LibCST rewrite (the LibCST side is in apply.py).
 
 Rules decide with Python's ``ast`` (cheap, with exact positions); LibCST applies the edits.
 Resolving LibCST's PositionProvider costs several times a parse, so instead both trees are
@@ -13,9 +13,9 @@ becomes an internal error and the file is left unchanged.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-
-import libcst as cst
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 STR = "str"
 INT = "int"
@@ -27,6 +27,22 @@ SMALL = "small"
 COMPOUND = "compound"
 
 Key = tuple[str, int]
+# A rewrite of one LibCST node (the node in; its replacement or a RemovalSentinel out). Typed
+# loosely so that this module, used for every file, does not import libcst (see apply.py).
+Rewrite = Callable[[Any], Any]
+MARKER_PREFIX = "# migrate-tests: review("
+
+
+@dataclass(frozen=True)
+class Edit:
+    key: Key
+    fingerprint: object
+    rewrite: Rewrite
+
+
+def marker_text(rule: str, why: str) -> str:
+    return f"{MARKER_PREFIX}{rule}): {' '.join(why.split())}"
+
 
 _AST_SMALL = (
     ast.Assign,
@@ -86,26 +102,6 @@ def ast_kind(node: ast.AST) -> str | None:
     return None
 
 
-def cst_kind(node: cst.CSTNode) -> str | None:
-    if isinstance(node, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
-        return STR
-    if isinstance(node, cst.Integer):
-        return INT
-    if isinstance(node, cst.Call):
-        return CALL
-    if isinstance(node, cst.List):
-        return LIST
-    if isinstance(node, cst.Dict):
-        return DICT
-    if isinstance(node, cst.Comparison):
-        return COMPARE
-    if isinstance(node, cst.BaseSmallStatement):
-        return SMALL
-    if isinstance(node, cst.BaseCompoundStatement):
-        return COMPOUND
-    return None
-
-
 def _sort_key(node: ast.AST) -> tuple[int, int, int, int]:
     return (
         getattr(node, "lineno", 0),
@@ -159,40 +155,9 @@ def ast_fingerprint(node: ast.AST) -> object:
     return type(node).__name__.lower().replace("async", "")
 
 
-def cst_fingerprint(node: cst.CSTNode) -> object:
-    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
-        value = node.evaluated_value
-        return "<f-string>" if value is None else value
-    if isinstance(node, cst.FormattedString):
-        return "<f-string>"
-    if isinstance(node, cst.Integer):
-        return int(node.evaluated_value)
-    if isinstance(node, cst.Call):
-        return _cst_dotted(node.func)
-    return _CST_NAMES.get(type(node).__name__, type(node).__name__.lower())
-
-
-_CST_NAMES = {
-    "Del": "delete",
-    "FunctionDef": "functiondef",
-    "For": "for",
-    "With": "with",
-    "Comparison": "compare",
-    "TryStar": "trystar",
-}
-
-
 def _ast_dotted(node: ast.AST) -> str:
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
         return f"{_ast_dotted(node.value)}.{node.attr}"
-    return "?"
-
-
-def _cst_dotted(node: cst.CSTNode) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_cst_dotted(node.value)}.{node.attr.value}"
     return "?"

@@ -14,7 +14,6 @@ import re
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -264,6 +263,8 @@ def _iter_results(files: Sequence[Path], options: RunOptions, jobs: int) -> Iter
         for path in files:
             yield process_file(path, options)
         return
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         chunk = max(1, len(files) // (jobs * 4))
         yield from pool.map(process_file, files, [options] * len(files), chunksize=chunk)
