@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 
 import libcst as cst
@@ -28,10 +29,21 @@ class MappingDrift(Exception):
 class EditApplier(cst.CSTTransformer):
     """Walks the tree once, numbering indexed nodes as ``nodes.AstIndex`` does."""
 
-    def __init__(self, edits: Sequence[Edit], markers: Mapping[Key, Sequence[str]]) -> None:
+    def __init__(
+        self,
+        edits: Sequence[Edit],
+        markers: Mapping[Key, Sequence[str]],
+        inside: Mapping[Key, Mapping[str, tuple[int, int]]],
+    ) -> None:
         super().__init__()
         self.edits = {edit.key: edit for edit in edits}
         self.markers = markers
+        self.inside = inside
+        self._wanted: dict[str, list[int]] = {}
+        for kind, ordinal in [*self.edits, *markers]:
+            self._wanted.setdefault(kind, []).append(ordinal)
+        for ordinals in self._wanted.values():
+            ordinals.sort()
         self.counts: dict[str, int] = {}
         self.markers_added = 0
         self._keys: list[Key | None] = []
@@ -40,18 +52,32 @@ class EditApplier(cst.CSTTransformer):
         self._orphans: list[list[cst.EmptyLine]] = [[]]
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        kind = cst_kind(node)
+        kind, role = _traits(type(node))
         key: Key | None = None
         if kind is not None:
             key = (kind, self.counts.get(kind, 0))
             self.counts[kind] = key[1] + 1
         self._keys.append(key)
-        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        if role is _LINE:
             self._frames.append([])
-        if isinstance(node, cst.IndentedBlock):
+        elif role is _BLOCK:
             self._orphans.append([])
+        if key is not None and key in self.inside and self._skip(key):
+            return False
         # Nothing inside an f-string or an implicit concatenation is indexed (see nodes.py).
-        return not isinstance(node, (cst.FormattedString, cst.ConcatenatedString))
+        return role is not _OPAQUE
+
+    def _skip(self, statement: Key) -> bool:
+        """Skip the inside of a statement holding no edit or marker: advance the numbering by
+        what the ``ast`` index counted there instead of visiting it (most of a file)."""
+        ranges = self.inside[statement]
+        for kind, (low, high) in ranges.items():
+            wanted = self._wanted.get(kind, [])
+            if bisect.bisect_left(wanted, low) < bisect.bisect_left(wanted, high):
+                return False
+        for kind, (low, high) in ranges.items():
+            self.counts[kind] = self.counts.get(kind, 0) + high - low
+        return True
 
     def on_leave(  # type: ignore[override]  # generic over every node type, as LibCST's own
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
@@ -148,9 +174,10 @@ def apply_edits(
     edits: Sequence[Edit],
     markers: Mapping[Key, Sequence[str]],
     expected_counts: Mapping[str, int],
+    inside: Mapping[Key, Mapping[str, tuple[int, int]]],
 ) -> tuple[cst.Module, int]:
     """Returns the rewritten module and the number of markers added."""
-    applier = EditApplier(edits, markers)
+    applier = EditApplier(edits, markers, inside)
     new = module.visit(applier)
     if applier.counts != {k: v for k, v in expected_counts.items() if v}:
         raise MappingDrift(f"node counts differ: ast {expected_counts} vs cst {applier.counts}")
@@ -160,23 +187,45 @@ def apply_edits(
 
 # -- the LibCST twins of nodes.ast_kind / nodes.ast_fingerprint -------------------------
 
+_LINE, _BLOCK, _OPAQUE = "line", "block", "opaque"
+_TRAITS: dict[type, tuple[str | None, str | None]] = {}
+
+
+def _traits(node_type: type) -> tuple[str | None, str | None]:
+    """(kind, role) of a node class, computed once per class: the pass runs on every node."""
+    traits = _TRAITS.get(node_type)
+    if traits is None:
+        role = None
+        if issubclass(node_type, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            role = _LINE
+        elif issubclass(node_type, cst.IndentedBlock):
+            role = _BLOCK
+        elif issubclass(node_type, (cst.FormattedString, cst.ConcatenatedString)):
+            role = _OPAQUE
+        traits = _TRAITS[node_type] = (_kind_of_class(node_type), role)
+    return traits
+
 
 def cst_kind(node: cst.CSTNode) -> str | None:
-    if isinstance(node, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
+    return _traits(type(node))[0]
+
+
+def _kind_of_class(node_type: type) -> str | None:
+    if issubclass(node_type, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
         return STR
-    if isinstance(node, cst.Integer):
+    if issubclass(node_type, cst.Integer):
         return INT
-    if isinstance(node, cst.Call):
+    if issubclass(node_type, cst.Call):
         return CALL
-    if isinstance(node, cst.List):
+    if issubclass(node_type, cst.List):
         return LIST
-    if isinstance(node, cst.Dict):
+    if issubclass(node_type, cst.Dict):
         return DICT
-    if isinstance(node, cst.Comparison):
+    if issubclass(node_type, cst.Comparison):
         return COMPARE
-    if isinstance(node, cst.BaseSmallStatement):
+    if issubclass(node_type, cst.BaseSmallStatement):
         return SMALL
-    if isinstance(node, cst.BaseCompoundStatement):
+    if issubclass(node_type, cst.BaseCompoundStatement):
         return COMPOUND
     return None
 

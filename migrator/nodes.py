@@ -13,6 +13,7 @@ becomes an internal error and the file is left unchanged.
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +103,10 @@ def ast_kind(node: ast.AST) -> str | None:
     return None
 
 
+def _start(node: ast.AST) -> tuple[int, int]:
+    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+
+
 def _sort_key(node: ast.AST) -> tuple[int, int, int, int]:
     return (
         getattr(node, "lineno", 0),
@@ -144,6 +149,35 @@ class AstIndex:
     def key(self, node: ast.AST) -> Key:
         return self.keys[id(node)]
 
+    def inside(self) -> dict[Key, dict[str, tuple[int, int]]]:
+        """For each statement (compound or simple, by key): per kind, the ordinal range
+        [first, end) of the indexed nodes inside it. Lets the LibCST pass skip a statement
+        that holds no edit while keeping its numbering (source order makes ranges contiguous)."""
+        starts = {
+            kind: [_start(self.nodes[(kind, i)]) for i in range(count)]
+            for kind, count in self.counts.items()
+        }
+        out: dict[Key, dict[str, tuple[int, int]]] = {}
+        for statement_kind in (COMPOUND, SMALL):
+            for ordinal in range(self.counts.get(statement_kind, 0)):
+                node = self.nodes[(statement_kind, ordinal)]
+                decorators = getattr(node, "decorator_list", [])
+                first = min([_start(d) for d in decorators] + [_start(node)])
+                last = (
+                    getattr(node, "end_lineno", 0) or 0,
+                    getattr(node, "end_col_offset", 0) or 0,
+                )
+                ranges = {}
+                for kind, positions in starts.items():
+                    low = bisect.bisect_left(positions, first)
+                    high = bisect.bisect_right(positions, last)
+                    if kind == statement_kind:
+                        low = ordinal + 1  # itself excluded
+                    if high > low:
+                        ranges[kind] = (low, high)
+                out[(statement_kind, ordinal)] = ranges
+        return out
+
 
 def ast_fingerprint(node: ast.AST) -> object:
     if isinstance(node, ast.Constant):
@@ -158,6 +192,8 @@ def ast_fingerprint(node: ast.AST) -> object:
 def _ast_dotted(node: ast.AST) -> str:
     if isinstance(node, ast.Name):
         return node.id
+    if isinstance(node, ast.Constant) and any(node.value is v for v in (True, False, None)):
+        return repr(node.value)  # a Name in LibCST: True.__index__()
     if isinstance(node, ast.Attribute):
         return f"{_ast_dotted(node.value)}.{node.attr}"
     return "?"

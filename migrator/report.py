@@ -366,6 +366,12 @@ def progress(total: int, enabled: bool) -> Iterator[Any]:
     from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(console=Console(file=sys.stderr), transient=True) as bar:
+    # No refresh thread: workers are forked, and forking a threaded process can deadlock.
+    with Progress(console=Console(file=sys.stderr), transient=True, auto_refresh=False) as bar:
         task = bar.add_task("migrating", total=total)
-        yield lambda _result: bar.advance(task)
+
+        def advance(_result: object) -> None:
+            bar.advance(task)
+            bar.refresh()
+
+        yield advance

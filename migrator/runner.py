@@ -129,7 +129,9 @@ def _rewrite(ctx: FileContext) -> tuple[str, int]:
     from migrator.apply import apply_edits
 
     module = cst.parse_module(ctx.source.text)
-    module, markers = apply_edits(module, list(ctx.edits.values()), ctx.markers, ctx.index.counts)
+    index = ctx.index
+    edits = list(ctx.edits.values())
+    module, markers = apply_edits(module, edits, ctx.markers, index.counts, index.inside())
     if ctx.add_imports or ctx.remove_imports:
         module = _fix_imports(ctx, module)
     code = module.code
@@ -249,13 +251,40 @@ def run(
     jobs: int,
     on_done: Callable[[FileResult], None] | None = None,
 ) -> list[FileResult]:
-    """Process ``files``; results come back in the order of ``files`` whatever the workers do."""
-    results: list[FileResult] = []
-    for result in _iter_results(files, options, jobs):
-        results.append(result)
+    """Process ``files``; results come back in the order of ``files`` whatever the workers do.
+
+    The pre-filter runs here first (reading bytes is cheap): files that cannot match never
+    reach a worker. Only when enough files remain are workers started, forked after libcst
+    and the rules are imported so that no worker pays for those imports again.
+    """
+    results: list[FileResult | None] = [None] * len(files)
+    todo: list[int] = []
+    for index, path in enumerate(files):
+        quick = _prefiltered(path, options)
+        if quick is None:
+            todo.append(index)
+        else:
+            results[index] = quick
+            if on_done is not None:
+                on_done(quick)
+    for index, result in zip(
+        todo, _iter_results([files[i] for i in todo], options, jobs), strict=True
+    ):
+        results[index] = result
         if on_done is not None:
             on_done(result)
-    return results
+    return [r for r in results if r is not None]
+
+
+def _prefiltered(path: Path, options: RunOptions) -> FileResult | None:
+    """The result for a file the pre-filter settles (unreadable, or cannot match), else None."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return FileResult(display(path), Status.ERROR, error=_os_reason(exc))
+    if not _prefilter(tuple(options.models.targets)).search(raw):
+        return FileResult(display(path), Status.CLEAN)
+    return None
 
 
 def _iter_results(files: Sequence[Path], options: RunOptions, jobs: int) -> Iterator[FileResult]:
@@ -263,8 +292,16 @@ def _iter_results(files: Sequence[Path], options: RunOptions, jobs: int) -> Iter
         for path in files:
             yield process_file(path, options)
         return
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    import libcst  # noqa: F401  # imported once here, inherited by the forked workers
+
+    import migrator.apply  # noqa: F401
+
+    all_rules()
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=context) as pool:
         chunk = max(1, len(files) // (jobs * 4))
         yield from pool.map(process_file, files, [options] * len(files), chunksize=chunk)

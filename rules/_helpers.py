@@ -12,11 +12,14 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any, TypeVar
 
 import libcst as cst
 
 from migrator.context import RuleContext
 from migrator.models import ModelMap
+
+T = TypeVar("T")
 
 # Module and parameter names that only exist because the model is GPT2: a test that mentions
 # them tests GPT2 itself, and swapping the model would break or void it.
@@ -58,6 +61,16 @@ FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
+def walk(node: ast.AST) -> list[ast.AST]:
+    """``ast.walk`` as a list, computed once per node: rules walk the same scopes many times
+    (the list is kept on the node itself, so it lives exactly as long as the file's tree)."""
+    cached: list[ast.AST] | None = getattr(node, "_migrate_tests_walk", None)
+    if cached is None:
+        cached = list(ast.walk(node))
+        node._migrate_tests_walk = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def token_pattern(ids: list[str]) -> re.Pattern[str]:
     """An id as a whole token of a command line or key=value string: delimited by whitespace,
     quotes, ``=`` or ``,`` on both sides (so never inside ``gpt2-sentiment.ipynb``)."""
@@ -96,13 +109,14 @@ class Analysis:
         self.tree = ctx.tree
         self.models: ModelMap = ctx.models
         self.parent: dict[int, ast.AST] = {}
+        self._cache: dict[tuple[str, int], Any] = {}
         self.docstrings: set[int] = set()
         self.strings: list[tuple[ast.Constant, str]] = []
         self.fstrings: list[ast.JoinedStr] = []
         self.imports: dict[str, tuple[str, str]] = {}
         self.subject_import: str | None = None
         self.module_aliases: dict[str, str] = {}
-        for node in ast.walk(self.tree):
+        for node in walk(self.tree):
             for child in ast.iter_child_nodes(node):
                 self.parent[id(child)] = node
             if isinstance(node, (ast.Module, *SCOPES)) and node.body:
@@ -142,14 +156,46 @@ class Analysis:
     def in_fstring(self, node: ast.AST) -> bool:
         return any(isinstance(a, ast.JoinedStr) for a in self.ancestors(node))
 
+    def _memo(self, name: str, node: ast.AST, compute: Callable[[], T]) -> T:
+        """Per-node memo for the questions rules ask again and again about the same scope."""
+        key = (name, id(node))
+        if key not in self._cache:
+            self._cache[key] = compute()
+        value: T = self._cache[key]
+        return value
+
+    def function_of(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The innermost function around ``node`` (not ``node`` itself)."""
+        return self._functions.get(id(node))
+
+    @cached_property
+    def _functions(self) -> dict[int, ast.FunctionDef | ast.AsyncFunctionDef | None]:
+        out: dict[int, ast.FunctionDef | ast.AsyncFunctionDef | None] = {}
+        stack: list[tuple[ast.AST, ast.FunctionDef | ast.AsyncFunctionDef | None]] = [
+            (self.tree, None)
+        ]
+        while stack:
+            node, func = stack.pop()
+            out[id(node)] = func
+            inner = node if isinstance(node, FUNCS) else func
+            stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+        return out
+
     def scope_text(self, node: ast.stmt) -> str:
-        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-        return "".join(self.source.lines[first - 1 : node.end_lineno])
+        def compute() -> str:
+            decorators = getattr(node, "decorator_list", [])
+            first = min([node.lineno, *(d.lineno for d in decorators)])
+            return "".join(self.source.lines[first - 1 : node.end_lineno])
+
+        return self._memo("text", node, compute)
 
     def internals_in(self, scope: ast.stmt) -> str | None:
         """What in ``scope`` only makes sense for GPT2: its internals, or an assertion on the
         error GPT2's missing pad token raises (an instruct model has one: the test would pass
         vacuously or fail)."""
+        return self._memo("internals", scope, lambda: self._internals_in(scope))
+
+    def _internals_in(self, scope: ast.stmt) -> str | None:
         text = self.scope_text(scope)
         match = INTERNALS.search(text)
         if match:
@@ -259,7 +305,7 @@ class Analysis:
         users: list[ast.stmt] = []
         for stmt in self.tree.body:
             if isinstance(stmt, SCOPES) and any(
-                isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt)
+                isinstance(n, ast.Name) and n.id == name for n in walk(stmt)
             ):
                 users.append(stmt)
         return users
@@ -323,7 +369,7 @@ class Analysis:
             )
 
         constants = {}
-        for node in ast.walk(self.tree):
+        for node in walk(self.tree):
             if (
                 isinstance(node, ast.Assign)
                 and isinstance(node.value, ast.Constant)
@@ -333,7 +379,7 @@ class Analysis:
                     if isinstance(target, ast.Name):
                         constants[target.id] = str(node.value.value)
         found: dict[str, str] = {}
-        for call in ast.walk(self.tree):
+        for call in walk(self.tree):
             if not (
                 isinstance(call, ast.Call)
                 and isinstance(call.func, ast.Attribute)
@@ -358,7 +404,7 @@ class Analysis:
             name = self._assigned_name(node)
             scopes = self.users_of(name) if name is not None else []
         for user in scopes:
-            for inner in ast.walk(user):
+            for inner in walk(user):
                 key = (
                     inner.value
                     if isinstance(inner, ast.Constant)
@@ -380,7 +426,7 @@ class Analysis:
         a group and ``model-labels`` renames them together, so rows and comparisons can never
         disagree."""
         groups = []
-        for func in ast.walk(self.tree):
+        for func in walk(self.tree):
             if not isinstance(func, FUNCS):
                 continue
             for param, values in self.parametrized(func).items():
@@ -402,7 +448,7 @@ class Analysis:
         """Keys of a dict indexed by the label (``TABLE[name]``, ``TABLE.get(name)``), with the
         dict a literal in the test or a module constant: they are labels too."""
         names = set()
-        for node in ast.walk(func):
+        for node in walk(func):
             if (
                 isinstance(node, ast.Subscript)
                 and isinstance(node.slice, ast.Name)
@@ -419,7 +465,7 @@ class Analysis:
             ):
                 names.add(ast.unparse(node.func.value))
         keys: list[ast.Constant] = []
-        for stmt in [*self.tree.body, *ast.walk(func)]:
+        for stmt in [*self.tree.body, *walk(func)]:
             if (
                 isinstance(stmt, ast.Assign)
                 and isinstance(stmt.value, ast.Dict)
@@ -436,7 +482,7 @@ class Analysis:
     def compared_of(self) -> dict[int, tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]]:
         """A literal compared with a parametrized parameter -> (test function, parameter)."""
         out = {}
-        for func in ast.walk(self.tree):
+        for func in walk(self.tree):
             if isinstance(func, FUNCS) and func.decorator_list:
                 for param in self.parametrized(func):
                     for literal in self._compared_literals(func, param):
@@ -447,7 +493,7 @@ class Analysis:
     def parameter_of(self) -> dict[int, tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]]:
         """A parametrize value literal -> (its test function, its parameter name)."""
         out = {}
-        for func in ast.walk(self.tree):
+        for func in walk(self.tree):
             if isinstance(func, FUNCS) and func.decorator_list:
                 for param, values in self.parametrized(func).items():
                     for value in values:
@@ -462,6 +508,11 @@ class Analysis:
         self, func: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> dict[str, list[ast.Constant]]:
         """Parameter name -> the string literals given for it by parametrize/expand."""
+        return self._memo("parametrized", func, lambda: self._parametrized(func))
+
+    def _parametrized(
+        self, func: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> dict[str, list[ast.Constant]]:
         out: dict[str, list[ast.Constant]] = {}
         for deco in func.decorator_list:
             if not isinstance(deco, ast.Call) or not deco.args:
@@ -493,7 +544,7 @@ class Analysis:
 
     def _compared_literals(self, func: ast.AST, param: str) -> list[ast.Constant]:
         out = []
-        for node in ast.walk(func):
+        for node in walk(func):
             if not isinstance(node, ast.Compare):
                 continue
             sides = [node.left, *node.comparators]
@@ -508,7 +559,7 @@ class Analysis:
         return out
 
     def _used_as_id(self, func: ast.AST, param: str) -> bool:
-        for node in ast.walk(func):
+        for node in walk(func):
             if not isinstance(node, ast.Call):
                 continue
             for arg in node.args:
@@ -537,7 +588,7 @@ class Analysis:
         """(scope, name) -> migrated source id, for ``X = "gpt2"`` (scope ``""`` module,
         a function's qualified name), and (class, ``self.X``) for attributes/class attrs."""
         out: dict[tuple[str, str], str] = {}
-        for node in ast.walk(self.tree):
+        for node in walk(self.tree):
             if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
                 continue
             source_id = self.migrated_id(node.value)
@@ -561,8 +612,11 @@ class Analysis:
         return out
 
     def scope_name(self, node: ast.AST) -> str:
-        names = [a.name for a in self.ancestors(node) if isinstance(a, SCOPES)]
-        return ".".join(reversed(names))
+        def compute() -> str:
+            names = [a.name for a in self.ancestors(node) if isinstance(a, SCOPES)]
+            return ".".join(reversed(names))
+
+        return self._memo("scope", node, compute)
 
     def enclosing_class(self, node: ast.AST, direct: bool = False) -> ast.ClassDef | None:
         for anc in self.ancestors(node):

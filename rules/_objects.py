@@ -25,7 +25,7 @@ from functools import cached_property
 from migrator.context import RuleContext
 from migrator.models import ModelFacts
 
-from ._helpers import FUNCS, Analysis, analysis
+from ._helpers import FUNCS, Analysis, analysis, walk
 
 LOADERS = frozenset({"from_pretrained"})
 
@@ -78,6 +78,7 @@ class Objects:
     def __init__(self, found: Analysis) -> None:
         self.found = found
         self.tree = found.tree
+        self._origins: dict[int, Origin | None] = {}
 
     # -- ids ------------------------------------------------------------------------------
 
@@ -130,7 +131,7 @@ class Objects:
         out: dict[tuple[str, str], list[Binding]] = {}
         found = self.found
         assignments = sorted(
-            (n for n in ast.walk(self.tree) if isinstance(n, (ast.Assign, ast.AnnAssign))),
+            (n for n in walk(self.tree) if isinstance(n, (ast.Assign, ast.AnnAssign))),
             key=lambda n: (n.lineno, n.col_offset),
         )
         for node in assignments:
@@ -142,9 +143,9 @@ class Objects:
             for target in targets:
                 for key in self._keys(target, node):
                     out.setdefault(key, []).append(Binding(node.lineno, func, origin))
-        for fixture in ast.walk(self.tree):
+        for fixture in walk(self.tree):
             if isinstance(fixture, FUNCS) and found.is_fixture(fixture):
-                for ret in ast.walk(fixture):
+                for ret in walk(fixture):
                     if isinstance(ret, (ast.Return, ast.Yield)) and ret.value is not None:
                         origin = self.loaded(ret.value) or self._lookup(out, ret.value)
                         if origin is not None:
@@ -153,7 +154,7 @@ class Objects:
         return out
 
     def _function(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-        return next((a for a in self.found.ancestors(node) if isinstance(a, FUNCS)), None)
+        return self.found.function_of(node)
 
     def _keys(self, target: ast.AST, at: ast.AST) -> list[tuple[str, str]]:
         found = self.found
@@ -223,6 +224,12 @@ class Objects:
 
     def origin(self, expr: ast.AST) -> Origin | None:
         """Where the object ``expr`` evaluates to comes from, or None if unknown."""
+        key = id(expr)
+        if key not in self._origins:
+            self._origins[key] = self._origin(expr)
+        return self._origins[key]
+
+    def _origin(self, expr: ast.AST) -> Origin | None:
         loaded = self.loaded(expr)
         if loaded is not None:
             return loaded
@@ -235,7 +242,7 @@ class Objects:
     def uses_migrated(self, scope: ast.AST) -> bool:
         """Whether ``scope`` touches a tokenizer or model loaded from a migrated id, or passes
         a migrated id to a call (``pipeline(model="gpt2")``, ``SFTTrainer(model="gpt2")``)."""
-        for node in ast.walk(scope):
+        for node in walk(scope):
             if isinstance(node, (ast.Name, ast.Attribute, ast.Call)):
                 origin = self.origin(node)
                 if origin is not None and origin.migrated:
@@ -249,7 +256,7 @@ class Objects:
     def tokenizers_in(self, scope: ast.AST) -> Iterator[tuple[ast.expr, Origin]]:
         """Expressions naming a tokenizer inside ``scope`` (each distinct text once)."""
         seen: set[str] = set()
-        for node in ast.walk(scope):
+        for node in walk(scope):
             if isinstance(node, (ast.Name, ast.Attribute)):
                 text = ast.unparse(node)
                 if text in seen:

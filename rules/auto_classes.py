@@ -27,7 +27,7 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
-from ._helpers import Analysis, analysis
+from ._helpers import Analysis, analysis, walk
 
 AUTO = {
     "GPT2LMHeadModel": "AutoModelForCausalLM",
@@ -50,7 +50,7 @@ def check(ctx: RuleContext) -> None:
     if found.subject_import or found.subject_path:
         return  # model-id reports why the file keeps GPT2
     replaced: Counter[str] = Counter()  # local name of a GPT2 class -> calls rewritten
-    for node in ast.walk(ctx.tree):
+    for node in walk(ctx.tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
@@ -83,14 +83,14 @@ def _fix_imports(ctx: RuleContext, found: Analysis, replaced: Counter[str]) -> N
     """Edit ``from transformers import ...`` in place, keeping its layout: a GPT2 name whose
     every use was rewritten becomes its Auto class (or goes, when that is imported already);
     one still used elsewhere stays, with the Auto class added right after it."""
-    loads = Counter(n.id for n in ast.walk(ctx.tree) if isinstance(n, ast.Name))
+    loads = Counter(n.id for n in walk(ctx.tree) if isinstance(n, ast.Name))
     imported = {name for module, name in found.imports.values() if module == "transformers"}
     plan: dict[str, Plan] = {}
     for local, count in replaced.items():
         auto = AUTO[found.imports[local][1]]
         plan[local] = (None if auto in imported else auto, loads[local] > count)
         imported.add(auto)
-    for stmt in ast.walk(ctx.tree):
+    for stmt in walk(ctx.tree):
         if not (
             isinstance(stmt, ast.ImportFrom) and stmt.module == "transformers" and not stmt.level
         ):

@@ -20,6 +20,7 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
+from ._helpers import walk
 from ._objects import Fact, Objects, Origin, may_fix, objects
 
 TEMPLATE = Fact(
@@ -33,14 +34,14 @@ TEMPLATE = Fact(
 def check(ctx: RuleContext) -> None:
     objs = objects(ctx)
     handled: set[int] = set()
-    for node in ast.walk(ctx.tree):
+    for node in walk(ctx.tree):
         if isinstance(node, ast.If) and _guards_template(node) and not node.orelse:
             found = [_assignment(objs, stmt) for stmt in node.body]
             origins = [o for o in found if o is not None]
             if origins and len(origins) == len(found):
                 handled.update(id(stmt) for stmt in node.body)
                 _decide(ctx, objs, node, origins[0], node.body)
-    for node in ast.walk(ctx.tree):
+    for node in walk(ctx.tree):
         if isinstance(node, ast.Assign) and id(node) not in handled:
             origin = _assignment(objs, node)
             if origin is not None:

@@ -25,7 +25,7 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
-from ._helpers import FUNCS, SCOPES
+from ._helpers import FUNCS, SCOPES, walk
 from ._objects import Objects, objects
 
 COMPLETION_COLUMNS = ({"text"}, {"prompt", "completion"}, {"prompt"})
@@ -35,13 +35,13 @@ CHAT_HINTS = re.compile(r"chat_template|\bis_conversational\b|[\"']messages[\"']
 
 def check(ctx: RuleContext) -> None:
     objs = objects(ctx)
-    for func in ast.walk(ctx.tree):
+    for func in walk(ctx.tree):
         if not isinstance(func, FUNCS) or not objs.uses_migrated(func):
             continue
         text = objs.found.scope_text(func)
         if ".generate(" in text or "pipeline(" in text:
             _prompts(ctx, objs, func)
-    for scope in ast.walk(ctx.tree):
+    for scope in walk(ctx.tree):
         if isinstance(scope, SCOPES) and objs.uses_migrated(scope):
             text = objs.found.scope_text(scope)
             if CHAT_HINTS.search(text):
@@ -49,7 +49,7 @@ def check(ctx: RuleContext) -> None:
 
 
 def _prompts(ctx: RuleContext, objs: Objects, func: ast.AST) -> None:
-    for call in ast.walk(func):
+    for call in walk(func):
         if not isinstance(call, ast.Call):
             continue
         callee = call.func
@@ -78,7 +78,7 @@ def _is_pipeline(objs: Objects, callee: ast.expr) -> bool:
     """A name bound to ``pipeline("text-generation", model=<migrated id>)``."""
     if not isinstance(callee, ast.Name):
         return False
-    for node in ast.walk(objs.tree):
+    for node in walk(objs.tree):
         if (
             isinstance(node, ast.Assign)
             and any(isinstance(t, ast.Name) and t.id == callee.id for t in node.targets)
@@ -98,7 +98,7 @@ def _value_of(objs: Objects, func: ast.AST, node: ast.expr) -> ast.expr:
     ``tokenizer(prompts)``)."""
     if not isinstance(node, ast.Name):
         return node
-    for stmt in [*ast.walk(func), *objs.tree.body]:
+    for stmt in [*walk(func), *objs.tree.body]:
         if (
             isinstance(stmt, ast.Assign)
             and len(stmt.targets) == 1
@@ -116,7 +116,7 @@ def _strings(node: ast.expr) -> list[ast.Constant]:
 
 
 def _datasets(ctx: RuleContext, objs: Objects, scope: ast.AST) -> None:
-    for call in ast.walk(scope):
+    for call in walk(scope):
         if not (
             isinstance(call, ast.Call)
             and isinstance(call.func, ast.Attribute)

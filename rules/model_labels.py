@@ -32,7 +32,7 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
-from ._helpers import Analysis, LabelGroup, analysis, string_literal
+from ._helpers import Analysis, LabelGroup, analysis, string_literal, walk
 
 IDENTIFIER = re.compile(r"gpt2", re.IGNORECASE)
 
@@ -111,7 +111,7 @@ def _identifiers(ctx: RuleContext, found: Analysis) -> None:
     if not found.strings and not IDENTIFIER.search(ctx.source.text):
         return
     seen: set[str] = set()
-    for node in ast.walk(ctx.tree):
+    for node in walk(ctx.tree):
         where: ast.expr | _Def
         if isinstance(node, ast.Attribute) and IDENTIFIER.search(node.attr):
             name, where = ast.unparse(node), node

@@ -27,6 +27,7 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
+from ._helpers import walk
 from ._objects import Fact, Objects, Origin, may_fix, objects
 
 PAIRS = {"pad_token": "eos_token", "pad_token_id": "eos_token_id"}
@@ -41,14 +42,14 @@ PAD = Fact(
 def check(ctx: RuleContext) -> None:
     objs = objects(ctx)
     handled: set[int] = set()
-    for node in ast.walk(ctx.tree):
+    for node in walk(ctx.tree):
         if isinstance(node, ast.If) and _guards_pad(node) and not node.orelse:
             found = [_workaround(objs, stmt) for stmt in node.body]
             origins = [o for o in found if o is not None]
             if origins and len(origins) == len(found):
                 handled.update(id(stmt) for stmt in node.body)
                 _decide(ctx, objs, node, _merge(origins), "guarded pad-token workaround")
-    for node in ast.walk(ctx.tree):
+    for node in walk(ctx.tree):
         if isinstance(node, ast.stmt) and id(node) not in handled:
             origin = _workaround(objs, node)
             if origin is not None:
@@ -151,7 +152,7 @@ def _following_resize(objs: Objects, stmt: ast.stmt, tok: str) -> ast.stmt | Non
                 and ast.unparse(n.func) == "len"
                 and n.args
                 and ast.unparse(n.args[0]) == tok
-                for n in ast.walk(later.value)
+                for n in walk(later.value)
             )
         ):
             return later

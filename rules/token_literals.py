@@ -33,7 +33,7 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
-from ._helpers import FUNCS
+from ._helpers import FUNCS, walk
 from ._objects import Objects, objects
 
 EOS_ID = 50256
@@ -59,7 +59,7 @@ TOKENIZER_NAME = re.compile(r"(tokenizer|processing_class|\btok)$")
 
 def check(ctx: RuleContext) -> None:
     objs = objects(ctx)
-    for func in ast.walk(ctx.tree):
+    for func in walk(ctx.tree):
         if isinstance(func, FUNCS) and objs.uses_migrated(func):
             _Test(ctx, objs, func).check()
 
@@ -71,7 +71,7 @@ class _Test:
         self, ctx: RuleContext, objs: Objects, func: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> None:
         self.ctx, self.objs, self.func = ctx, objs, func
-        self.own = [n for n in ast.walk(func) if _innermost(objs, n) is func]
+        self.own = [n for n in walk(func) if objs.found.function_of(n) is func]
         self.toks = [(n, o) for n, o in objs.tokenizers_in(func) if o.migrated]
         self.foreign = self._foreign_names()
         self.done: set[int] = set()
@@ -97,13 +97,13 @@ class _Test:
     def _foreign_names(self) -> set[str]:
         """Names of objects of other (not migrated) models, and locals computed from them."""
         foreign: set[str] = set()
-        for node in ast.walk(self.func):
+        for node in walk(self.func):
             if isinstance(node, (ast.Name, ast.Attribute)):
                 origin = self.objs.origin(node)
                 if origin is not None and not origin.sources:
                     foreign.add(_text(node))
         for _ in range(2):  # reward_ids = reward_tokenizer(...); first = reward_ids[0]
-            for node in ast.walk(self.func):
+            for node in walk(self.func):
                 if (
                     isinstance(node, ast.Assign)
                     and len(node.targets) == 1
@@ -117,11 +117,11 @@ class _Test:
     @staticmethod
     def _mentions(node: ast.AST, names: set[str]) -> bool:
         return any(
-            isinstance(n, (ast.Name, ast.Attribute)) and _text(n) in names for n in ast.walk(node)
+            isinstance(n, (ast.Name, ast.Attribute)) and _text(n) in names for n in walk(node)
         )
 
     def _mentions_migrated(self, node: ast.AST) -> bool:
-        for n in ast.walk(node):
+        for n in walk(node):
             if isinstance(n, (ast.Name, ast.Attribute)):
                 origin = self.objs.origin(n)
                 if origin is not None and origin.migrated:
@@ -287,10 +287,6 @@ class _Test:
         ):
             code = f"({code})"  # "a<eos>".lower() -> ("a" + tok.eos_token).lower()
         self._fix(node, code, f"text ending in {EOS_TEXT!r} -> ... + {tok}.eos_token")
-
-
-def _innermost(objs: Objects, node: ast.AST) -> ast.AST | None:
-    return next((a for a in objs.found.ancestors(node) if isinstance(a, FUNCS)), None)
 
 
 def _comparisons(node: ast.AST) -> Iterator[tuple[ast.expr, ast.expr]]:
