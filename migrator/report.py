@@ -200,17 +200,18 @@ def rollout(results: Sequence[FileResult], opts: ReportOptions) -> list[str]:
         )
     if review:
         todo = [r.path for r in groups[Status.REVIEW] if r.changed]
+        apply_first = bool(todo) and opts.mode != "apply"
         lines.append(
             f"needs review ({len(review)}): "
-            + (
-                shlex.join(["migrate-tests", "--apply", *opts.replay, *todo]) + ", then "
-                if todo and opts.mode != "apply"
-                else ""
-            )
-            + "resolve each '# migrate-tests: review(...)' marker (fix the code, then delete the "
-            "marker or replace it with '# migrate-tests: ignore[rule]')"
+            + (shlex.join(["migrate-tests", "--apply", *opts.replay, *todo]) if apply_first else "")
         )
-        lines.extend(f"    {path}" for path in review)
+        lines.append(
+            "    then resolve each '# migrate-tests: review(<rule>)' marker: fix the code, then "
+            "delete the marker (or replace it with '# migrate-tests: ignore[<rule>]'); list them "
+            "with: " + shlex.join(["grep", "-n", "migrate-tests: review", *review])
+        )
+        if not apply_first:
+            lines.extend(f"    {path}" for path in review)
     if groups[Status.ERROR]:
         lines.append(f"errors ({len(groups[Status.ERROR])}): fix the reason given above and re-run")
         lines.extend(f"    {r.path}" for r in groups[Status.ERROR])

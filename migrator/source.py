@@ -33,6 +33,8 @@ class Source:
 
     @classmethod
     def decode(cls, path: str, raw: bytes) -> Source:
+        if b"\x00" in raw:
+            raise SourceError("binary file (contains NUL bytes), not Python source")
         bom = raw.startswith(codecs.BOM_UTF8)
         try:
             encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
@@ -50,8 +52,6 @@ class Source:
             ) from None
         except LookupError:
             raise SourceError(f"unknown encoding {encoding!r} in the coding cookie") from None
-        if "\x00" in text:
-            raise SourceError("contains NUL bytes (binary file?)")
         return cls(path=path, raw=raw, text=text, encoding=encoding, bom=bom)
 
     def encode(self, text: str) -> bytes:

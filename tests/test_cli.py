@@ -1440,3 +1440,38 @@ def test_rollout_plan_lists_review_error_and_clean_files(tmp_path: Path) -> None
     assert re.search(r"errors \(1\)[^\n]*\n\s+tests/test_broken\.py", plan), plan
     assert "clean (1)" in plan
     assert "test_review.py" not in plan.split("needs review", 1)[0]
+
+
+EDITOR_AT_WORK = '''\
+"""Test hook: someone edits the file while migrate-tests is rewriting it."""
+import migrator.runner as runner
+
+_rewrite = runner._rewrite
+
+
+def _rewrite_while_edited(ctx):
+    result = _rewrite(ctx)
+    if "test_busy" in ctx.source.path:
+        with open(ctx.source.path, "a", encoding="utf-8") as handle:
+            handle.write("# edited by a human meanwhile\\n")
+    return result
+
+
+runner._rewrite = _rewrite_while_edited
+'''
+
+
+def test_file_changed_between_read_and_write_is_not_clobbered(tmp_path: Path) -> None:
+    hook = tmp_path / "hook"
+    write(hook / "sitecustomize.py", EDITOR_AT_WORK)
+    busy = write(tmp_path / "tests" / "test_busy.py", GPT2_TEST)
+    good = write(tmp_path / "tests" / "test_a.py", GPT2_TEST)
+
+    out = run_script("--apply", "-j", "1", "tests", cwd=tmp_path, env={"PYTHONPATH": str(hook)})
+
+    assert out.code == 2, out.stdout + out.stderr
+    assert "tests/test_busy.py" in out.stderr
+    assert "changed on disk" in out.stderr
+    assert busy.read_text() == GPT2_TEST + "# edited by a human meanwhile\n"
+    assert good.read_bytes() == GPT2_TEST_MIGRATED.encode()
+    assert not list((tmp_path / "tests").glob(".*.tmp"))
