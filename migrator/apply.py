@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 import libcst as cst
@@ -255,7 +256,9 @@ _CST_NAMES = {
 
 def _cst_dotted(node: cst.CSTNode) -> str:
     if isinstance(node, cst.Name):
-        return node.value
+        # ``ast`` stores identifiers NFKC-normalized (fullwidth letters become ASCII);
+        # LibCST keeps them as written.
+        return unicodedata.normalize("NFKC", node.value)
     if isinstance(node, cst.Attribute):
-        return f"{_cst_dotted(node.value)}.{node.attr.value}"
+        return f"{_cst_dotted(node.value)}.{unicodedata.normalize('NFKC', node.attr.value)}"
     return "?"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -123,23 +124,58 @@ def _migrate(source: Source, options: RunOptions, path: Path) -> FileResult:
     return result
 
 
+# LibCST recurses once per level of nesting, and an implicit concatenation of n strings is
+# n levels deep: a long one (pydoc's topics.py) exceeds Python's default limit.
+RECURSION_LIMIT = 20_000
+
+
 def _rewrite(ctx: FileContext) -> tuple[str, int]:
     import libcst as cst  # deferred: a run where no file needs a rewrite never imports libcst
 
     from migrator.apply import apply_edits
 
-    module = cst.parse_module(ctx.source.text)
-    index = ctx.index
-    edits = list(ctx.edits.values())
-    module, markers = apply_edits(module, edits, ctx.markers, index.counts, index.inside())
-    if ctx.add_imports or ctx.remove_imports:
-        module = _fix_imports(ctx, module)
-    code = module.code
+    text = ctx.source.text
+    hand = "; left unchanged: migrate it by hand"
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
+    try:
+        try:
+            module = cst.parse_module(text)
+        except cst.ParserSyntaxError as exc:
+            raise SourceError(
+                f"LibCST cannot parse this file (line {exc.raw_line}, column {exc.raw_column}: "
+                f"{exc.message}){hand}"
+            ) from None
+        # LibCST promises an exact round trip, but a few spellings come back normalized
+        # (``except E :`` loses its space): never let a rewrite change bytes it did not mean to.
+        original = module.code
+        if original != text:
+            raise SourceError(
+                f"LibCST does not reproduce this file byte for byte (line "
+                f"{_first_difference(text, original)}){hand}"
+            )
+        index = ctx.index
+        edits = list(ctx.edits.values())
+        module, markers = apply_edits(module, edits, ctx.markers, index.counts, index.inside())
+        if ctx.add_imports or ctx.remove_imports:
+            module = _fix_imports(ctx, module)
+        code = module.code
+    except RecursionError:
+        raise SourceError(f"nested too deeply for LibCST{hand}") from None
+    finally:
+        sys.setrecursionlimit(previous)
     try:
         ast.parse(code)
     except SyntaxError as exc:
         raise RuntimeError(f"the rewrite would not parse (line {exc.lineno}: {exc.msg})") from None
     return code, markers
+
+
+def _first_difference(old: str, new: str) -> int:
+    for number, (a, b) in enumerate(zip(old.splitlines(), new.splitlines(), strict=False), 1):
+        if a != b:
+            return number
+    return min(old.count("\n"), new.count("\n")) + 1
 
 
 def _fix_imports(ctx: FileContext, module: cst.Module) -> cst.Module:
