@@ -18,7 +18,7 @@ When it cannot tell, ``origin`` returns None and rules leave the code alone.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -274,6 +274,34 @@ class Objects:
 def objects(ctx: RuleContext) -> Objects:
     result: Objects = ctx.memo("objects", lambda: Objects(analysis(ctx)))
     return result
+
+
+def whole_guards(
+    objs: Objects, attrs: frozenset[str], classify: Callable[[ast.stmt], Origin | None]
+) -> Iterator[tuple[ast.If, list[Origin]]]:
+    """``if tok.<attr> is None:`` / ``if not tok.<attr>:`` blocks (no else) whose every
+    statement ``classify`` recognises: such a guard goes whole, not line by line."""
+    for node in walk(objs.tree):
+        if not (isinstance(node, ast.If) and not node.orelse and _tests_unset(node.test, attrs)):
+            continue
+        found = [classify(stmt) for stmt in node.body]
+        origins = [o for o in found if o is not None]
+        if origins and len(origins) == len(found):
+            yield node, origins
+
+
+def _tests_unset(test: ast.expr, attrs: frozenset[str]) -> bool:
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    elif (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], (ast.Is, ast.Eq))
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value is None
+    ):
+        test = test.left
+    return isinstance(test, ast.Attribute) and test.attr in attrs
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from migrator.core import Safety
 from migrator.registry import Example, declare
 
 from ._helpers import walk
-from ._objects import Fact, Objects, Origin, may_fix, objects
+from ._objects import Fact, Objects, Origin, may_fix, objects, whole_guards
 
 TEMPLATE = Fact(
     "chat_template",
@@ -34,27 +34,15 @@ TEMPLATE = Fact(
 def check(ctx: RuleContext) -> None:
     objs = objects(ctx)
     handled: set[int] = set()
-    for node in walk(ctx.tree):
-        if isinstance(node, ast.If) and _guards_template(node) and not node.orelse:
-            found = [_assignment(objs, stmt) for stmt in node.body]
-            origins = [o for o in found if o is not None]
-            if origins and len(origins) == len(found):
-                handled.update(id(stmt) for stmt in node.body)
-                _decide(ctx, objs, node, origins[0], node.body)
+    attrs = frozenset({"chat_template"})
+    for guard, origins in whole_guards(objs, attrs, lambda s: _assignment(objs, s)):
+        handled.update(id(stmt) for stmt in guard.body)
+        _decide(ctx, objs, guard, origins[0], guard.body)
     for node in walk(ctx.tree):
         if isinstance(node, ast.Assign) and id(node) not in handled:
             origin = _assignment(objs, node)
             if origin is not None:
                 _decide(ctx, objs, node, origin, [node])
-
-
-def _guards_template(node: ast.If) -> bool:
-    test = node.test
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        test = test.operand
-    elif isinstance(test, ast.Compare) and len(test.ops) == 1:
-        test = test.left
-    return isinstance(test, ast.Attribute) and test.attr == "chat_template"
 
 
 def _assignment(objs: Objects, stmt: ast.stmt) -> Origin | None:

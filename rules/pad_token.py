@@ -28,7 +28,7 @@ from migrator.core import Safety
 from migrator.registry import Example, declare
 
 from ._helpers import walk
-from ._objects import Fact, Objects, Origin, may_fix, objects
+from ._objects import Fact, Objects, Origin, may_fix, objects, whole_guards
 
 PAIRS = {"pad_token": "eos_token", "pad_token_id": "eos_token_id"}
 PAD = Fact(
@@ -42,13 +42,9 @@ PAD = Fact(
 def check(ctx: RuleContext) -> None:
     objs = objects(ctx)
     handled: set[int] = set()
-    for node in walk(ctx.tree):
-        if isinstance(node, ast.If) and _guards_pad(node) and not node.orelse:
-            found = [_workaround(objs, stmt) for stmt in node.body]
-            origins = [o for o in found if o is not None]
-            if origins and len(origins) == len(found):
-                handled.update(id(stmt) for stmt in node.body)
-                _decide(ctx, objs, node, _merge(origins), "guarded pad-token workaround")
+    for guard, origins in whole_guards(objs, frozenset(PAIRS), lambda s: _workaround(objs, s)):
+        handled.update(id(stmt) for stmt in guard.body)
+        _decide(ctx, objs, guard, _merge(origins), "guarded pad-token workaround")
     for node in walk(ctx.tree):
         if isinstance(node, ast.stmt) and id(node) not in handled:
             origin = _workaround(objs, node)
@@ -60,22 +56,6 @@ def check(ctx: RuleContext) -> None:
             _generation_kwarg(ctx, objs, node)
         elif isinstance(node, ast.Dict):
             _generation_dict(ctx, objs, node)
-
-
-def _guards_pad(node: ast.If) -> bool:
-    """``if tok.pad_token is None:``, ``... pad_token_id is None``, ``if not tok.pad_token:``."""
-    test = node.test
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        test = test.operand
-    elif (
-        isinstance(test, ast.Compare)
-        and len(test.ops) == 1
-        and isinstance(test.ops[0], (ast.Is, ast.Eq))
-        and isinstance(test.comparators[0], ast.Constant)
-        and test.comparators[0].value is None
-    ):
-        test = test.left
-    return isinstance(test, ast.Attribute) and test.attr in PAIRS
 
 
 def _workaround(objs: Objects, stmt: ast.stmt) -> Origin | None:

@@ -1475,3 +1475,20 @@ def test_file_changed_between_read_and_write_is_not_clobbered(tmp_path: Path) ->
     assert busy.read_text() == GPT2_TEST + "# edited by a human meanwhile\n"
     assert good.read_bytes() == GPT2_TEST_MIGRATED.encode()
     assert not list((tmp_path / "tests").glob(".*.tmp"))
+
+
+def test_progress_bar_on_a_terminal_only_and_never_under_pre_commit(tmp_path: Path) -> None:
+    for number in range(12):
+        write(tmp_path / "tests" / f"test_{number:02}.py", GPT2_TEST)
+    env = {k: v for k, v in os.environ.items() if k not in {"NO_COLOR", "PRE_COMMIT", "CI"}}
+    env["TERM"] = "xterm"
+
+    _code, on_terminal = _run_in_pty(["tests", "-j", "1"], tmp_path, env)
+    _code, hooked = _run_in_pty(["tests", "-j", "1"], tmp_path, {**env, "PRE_COMMIT": "1"})
+    _code, few = _run_in_pty(["tests/test_00.py", "tests/test_01.py"], tmp_path, env)
+    piped = run_script("tests", "-j", "1", cwd=tmp_path)
+
+    assert b"migrating" in on_terminal
+    assert b"migrating" not in hooked
+    assert b"migrating" not in few
+    assert "migrating" not in piped.stderr + piped.stdout
