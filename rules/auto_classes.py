@@ -103,7 +103,9 @@ def _fix_imports(ctx: RuleContext, found: Analysis, replaced: Counter[str]) -> N
         if not wanted:
             continue
 
-        def rewrite(node: cst.CSTNode, wanted: dict[str, Plan] = wanted) -> cst.CSTNode:
+        def rewrite(
+            node: cst.CSTNode, wanted: dict[str, Plan] = wanted
+        ) -> cst.CSTNode | cst.RemovalSentinel:
             assert isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar)
             names: list[cst.ImportAlias] = []
             for alias in node.names:
@@ -115,6 +117,8 @@ def _fix_imports(ctx: RuleContext, found: Analysis, replaced: Counter[str]) -> N
                     if keep:  # the Auto name goes right after it
                         names[-1] = names[-1].with_changes(comma=_separator(alias))
                     names.append(cst.ImportAlias(cst.Name(auto), comma=alias.comma))
+            if not names:  # every name was replaced by an Auto name imported elsewhere
+                return cst.RemovalSentinel.REMOVE
             # The last name keeps the statement's own ending (a trailing comma or none).
             names[-1] = names[-1].with_changes(comma=node.names[-1].comma)
             return node.with_changes(names=names)
