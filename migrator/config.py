@@ -40,7 +40,7 @@ class FileConfig:
 _KEYS = {"target", "targets", "map", "models", "select", "ignore", "exclude", "markers"}
 _FACT_KEYS: dict[str, type | tuple[type, ...]] = {
     "label": str,
-    "pad_token": str,
+    "pad_token": (str, bool),  # false: the model has no pad token
     "pad_token_id": int,
     "eos_token": str,
     "eos_token_id": int,
@@ -158,12 +158,15 @@ def _models(value: Any, where: str) -> dict[str, ModelFacts]:
                 kind = expected.__name__ if isinstance(expected, type) else "a number"
                 raise _type_error(where, f"{here}.{key}", kind, item)
         pad = facts.get("pad_token")
+        if pad is True:
+            raise _type_error(where, f"{here}.pad_token", "the pad token text, or false", pad)
+        has_pad = False if pad is False else True if pad or "pad_token_id" in facts else None
         out[model_id] = ModelFacts(
             model_id,
             label=facts.get("label"),
-            pad_token=pad,
+            pad_token=pad or None,
             pad_token_id=facts.get("pad_token_id"),
-            has_pad_token=None if pad is None and "pad_token_id" not in facts else True,
+            has_pad_token=has_pad,
             eos_token=facts.get("eos_token"),
             eos_token_id=facts.get("eos_token_id"),
             bos_token=facts.get("bos_token"),

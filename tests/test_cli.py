@@ -1492,3 +1492,25 @@ def test_progress_bar_on_a_terminal_only_and_never_under_pre_commit(tmp_path: Pa
     assert b"migrating" not in hooked
     assert b"migrating" not in few
     assert "migrating" not in piped.stderr + piped.stdout
+
+
+def test_config_declares_a_custom_target_without_pad_token(tmp_path: Path) -> None:
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.migrate-tests]\ntarget = "org/my-tiny"\n'
+        '[tool.migrate-tests.models."org/my-tiny"]\npad_token = false\nchat_template = true\n',
+    )
+    source = (
+        "from transformers import AutoTokenizer\n\n"
+        'tok = AutoTokenizer.from_pretrained("gpt2")\n'
+        "tok.pad_token = tok.eos_token\n"
+    )
+    test = write(tmp_path / "tests" / "test_pad.py", source)
+
+    out = run_cli("--apply", "--format", "json", "tests", cwd=tmp_path)
+
+    assert out.code == 0, out.stderr
+    assert test.read_text() == source.replace('"gpt2"', '"org/my-tiny"')
+    pad = [f for f in report_json(out)["files"][0]["findings"] if f["rule"] == "pad-token"]
+    assert [(f["safety"], f["line"]) for f in pad] == [("info", 4)]
+    assert "has no pad token" in pad[0]["message"]
