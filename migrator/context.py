@@ -61,7 +61,6 @@ class FileContext:
     findings: list[Finding] = field(default_factory=list)
     edits: dict[Key, Edit] = field(default_factory=dict)
     markers: dict[Key, list[str]] = field(default_factory=dict)
-    add_imports: set[tuple[str, str]] = field(default_factory=set)
     remove_imports: set[tuple[str, str, str | None]] = field(default_factory=set)
     migrations: set[tuple[str, str]] = field(default_factory=set)
     suppressed: int = 0
@@ -177,9 +176,6 @@ class RuleContext:
             return new.with_changes(lpar=lpar, rpar=rpar) if lpar else new
 
         return self.fix(node, message, target or node, rewrite)
-
-    def add_import(self, module: str, name: str) -> None:
-        self.file.add_imports.add((module, name))
 
     def remove_import_if_unused(self, module: str, name: str, asname: str | None = None) -> None:
         self.file.remove_imports.add((module, name, asname))

@@ -157,7 +157,7 @@ def _rewrite(ctx: FileContext) -> tuple[str, int]:
         index = ctx.index
         edits = list(ctx.edits.values())
         module, markers = apply_edits(module, edits, ctx.markers, index.counts, index.inside())
-        if ctx.add_imports or ctx.remove_imports:
+        if ctx.remove_imports:
             module = _fix_imports(ctx, module)
         code = module.code
     except RecursionError:
@@ -180,21 +180,17 @@ def _first_difference(old: str, new: str) -> int:
 
 def _fix_imports(ctx: FileContext, module: cst.Module) -> cst.Module:
     from libcst.codemod import CodemodContext
-    from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+    from libcst.codemod.visitors import RemoveImportsVisitor
 
     # LibCST resolves relative imports against the module's package, which a test file does
     # not know; a stand-in package deep enough for any relative import resolves them the same
     # way for the removals asked here and for the imports found in the file.
     package = ".".join(f"_migrate_tests_{i}" for i in range(8))
     context = CodemodContext(full_module_name=f"{package}.module", full_package_name=package)
-    for module_name, obj in sorted(ctx.add_imports):
-        AddImportsVisitor.add_needed_import(context, module_name, obj)
     for module_name, obj, asname in sorted(ctx.remove_imports, key=str):
         RemoveImportsVisitor.remove_unused_import(
             context, _absolute(module_name, package), obj, asname
         )
-    # Add first: the Auto class then merges into the GPT2 import it replaces, in place.
-    module = AddImportsVisitor(context).transform_module(module)
     return RemoveImportsVisitor(context).transform_module(module)
 
 

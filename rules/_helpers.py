@@ -56,7 +56,6 @@ MODEL_LIKE = re.compile(r"^[\w.-]+/[\w.-]+$")
 SETUP_NAMES = frozenset(
     {"setUp", "setUpClass", "setup_method", "setup_class", "setUpModule", "__init__"}
 )
-ID_KEYWORDS = re.compile(r"model|tokenizer|checkpoint|pretrained|path|repo|name_or_path")
 FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
