@@ -64,12 +64,10 @@ def display(path: Path) -> str:
 
 def process_file(path: Path, options: RunOptions) -> FileResult:
     name = display(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return FileResult(name, Status.ERROR, error=_os_reason(exc))
-    if not _prefilter(tuple(options.models.targets)).search(raw):
-        return FileResult(name, Status.CLEAN)
+    raw, settled = _read(path, options)
+    if raw is None:
+        assert settled is not None
+        return settled
     try:
         source = Source.decode(name, raw)
         if source.directives.skip_file:
@@ -292,7 +290,7 @@ def run(
     results: list[FileResult | None] = [None] * len(files)
     todo: list[int] = []
     for index, path in enumerate(files):
-        quick = _prefiltered(path, options)
+        _raw, quick = _read(path, options)
         if quick is None:
             todo.append(index)
         else:
@@ -308,15 +306,16 @@ def run(
     return [r for r in results if r is not None]
 
 
-def _prefiltered(path: Path, options: RunOptions) -> FileResult | None:
-    """The result for a file the pre-filter settles (unreadable, or cannot match), else None."""
+def _read(path: Path, options: RunOptions) -> tuple[bytes | None, FileResult | None]:
+    """The file's bytes, or the result when reading or the pre-filter settles it already
+    (unreadable, or cannot match)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return FileResult(display(path), Status.ERROR, error=_os_reason(exc))
+        return None, FileResult(display(path), Status.ERROR, error=_os_reason(exc))
     if not _prefilter(tuple(options.models.targets)).search(raw):
-        return FileResult(display(path), Status.CLEAN)
-    return None
+        return None, FileResult(display(path), Status.CLEAN)
+    return raw, None
 
 
 def _iter_results(files: Sequence[Path], options: RunOptions, jobs: int) -> Iterator[FileResult]:
