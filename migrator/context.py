@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Protocol
 
 from migrator.core import Finding, Safety
@@ -139,15 +139,7 @@ class RuleContext:
         key = self.file.index.key(target)
         previous = self.file.edits.get(key)
         if previous is not None:
-            first = previous.rewrite
-
-            def chained(n: Any, first: Rewrite = first, second: Rewrite = rewrite) -> Any:
-                import libcst as cst
-
-                once = first(n)
-                return once if isinstance(once, cst.RemovalSentinel) else second(once)
-
-            rewrite = chained
+            rewrite = partial(_chain, previous.rewrite, rewrite)
         self.file.edits[key] = Edit(key, ast_fingerprint(target), rewrite)
         self._finding(node, Safety.FIX, message, fixed=True)
         return True
@@ -155,30 +147,41 @@ class RuleContext:
     def remove(self, stmt: ast.stmt, message: str, anchor: Span | None = None) -> bool:
         """Delete a statement. Comment lines directly above it go with it; blank lines and
         other comments stay; an emptied block gets ``pass`` (LibCST inserts it)."""
-
-        def rewrite(_node: Any) -> Any:
-            import libcst as cst
-
-            return cst.RemovalSentinel.REMOVE
-
-        return self.fix(anchor or stmt, message, stmt, rewrite)
+        return self.fix(anchor or stmt, message, stmt, _remove)
 
     def replace(
         self, node: ast.expr, code: str, message: str, target: ast.AST | None = None
     ) -> bool:
         """Replace an indexed expression with ``code`` (parentheses around it are kept)."""
-
-        def rewrite(n: Any) -> Any:
-            import libcst as cst
-
-            new = cst.parse_expression(code)
-            lpar, rpar = getattr(n, "lpar", ()), getattr(n, "rpar", ())
-            return new.with_changes(lpar=lpar, rpar=rpar) if lpar else new
-
-        return self.fix(node, message, target or node, rewrite)
+        return self.fix(node, message, target or node, partial(_replace, code))
 
     def remove_import_if_unused(self, module: str, name: str, asname: str | None = None) -> None:
         self.file.remove_imports.add((module, name, asname))
 
     def record_migration(self, source_id: str, target_id: str) -> None:
         self.file.migrations.add((source_id, target_id))
+
+
+# The rewrites behind remove/replace, and two rewrites of one node: module-level functions bound
+# with partial, so that an edit stays picklable data (see rules/_cst.py).
+
+
+def _chain(first: Rewrite, second: Rewrite, node: Any) -> Any:
+    import libcst as cst
+
+    once = first(node)
+    return once if isinstance(once, cst.RemovalSentinel) else second(once)
+
+
+def _remove(_node: Any) -> Any:
+    import libcst as cst
+
+    return cst.RemovalSentinel.REMOVE
+
+
+def _replace(code: str, node: Any) -> Any:
+    import libcst as cst
+
+    new = cst.parse_expression(code)
+    lpar, rpar = getattr(node, "lpar", ()), getattr(node, "rpar", ())
+    return new.with_changes(lpar=lpar, rpar=rpar) if lpar else new

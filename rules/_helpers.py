@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-import libcst as cst
-
 from migrator.context import RuleContext
 from migrator.models import ModelMap
 
@@ -663,33 +661,3 @@ def _argnames(node: ast.AST) -> list[str]:
             e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
         ]
     return []
-
-
-def string_literal(raw: str, value: str) -> str:
-    """``raw`` (a string literal's source) with its content replaced by ``value``."""
-    prefix_len = len(raw) - len(raw.lstrip("rRbBuUfF"))
-    body = raw[prefix_len:]
-    quote = body[:3] if body[:3] in ('"""', "'''") else body[0]
-    return f"{raw[:prefix_len]}{quote}{value}{quote}"
-
-
-def sub_in_string_node(node: cst.CSTNode, replace: Callable[[str], str]) -> cst.CSTNode:
-    """Apply ``replace`` to the literal text of a string node: a plain string's source, each
-    part of an implicit concatenation, and the literal (non-``{}``) parts of an f-string."""
-    if isinstance(node, cst.SimpleString):
-        return node.with_changes(value=replace(node.value))
-    if isinstance(node, cst.ConcatenatedString):
-        return node.with_changes(
-            left=sub_in_string_node(node.left, replace),
-            right=sub_in_string_node(node.right, replace),
-        )
-    if isinstance(node, cst.FormattedString):
-        return node.with_changes(
-            parts=[
-                p.with_changes(value=replace(p.value))
-                if isinstance(p, cst.FormattedStringText)
-                else p
-                for p in node.parts
-            ]
-        )
-    return node

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-
-import libcst as cst
+from functools import partial
 
 from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
+from . import _cst
 from ._helpers import Analysis, analysis, walk
 
 AUTO = {
@@ -39,9 +39,6 @@ AUTO = {
     "GPT2TokenizerFast": "AutoTokenizer",
     "GPT2Config": "AutoConfig",
 }
-# For one imported GPT2 name: the Auto class to import in its place (None: already imported),
-# and whether the GPT2 name itself stays (still used elsewhere).
-Plan = tuple[str | None, bool]
 MODELS = frozenset(name for name in AUTO if "Tokenizer" not in name and name != "GPT2Config")
 
 
@@ -85,7 +82,7 @@ def _fix_imports(ctx: RuleContext, found: Analysis, replaced: Counter[str]) -> N
     one still used elsewhere stays, with the Auto class added right after it."""
     loads = Counter(n.id for n in walk(ctx.tree) if isinstance(n, ast.Name))
     imported = {name for module, name in found.imports.values() if module == "transformers"}
-    plan: dict[str, Plan] = {}
+    plan: dict[str, _cst.ImportPlan] = {}
     for local, count in replaced.items():
         auto = AUTO[found.imports[local][1]]
         plan[local] = (None if auto in imported else auto, loads[local] > count)
@@ -103,34 +100,8 @@ def _fix_imports(ctx: RuleContext, found: Analysis, replaced: Counter[str]) -> N
         if not wanted:
             continue
 
-        def rewrite(
-            node: cst.CSTNode, wanted: dict[str, Plan] = wanted
-        ) -> cst.CSTNode | cst.RemovalSentinel:
-            assert isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar)
-            names: list[cst.ImportAlias] = []
-            for alias in node.names:
-                local = alias.evaluated_alias or alias.evaluated_name
-                auto, keep = wanted.get(local, (None, True))
-                if keep:
-                    names.append(alias)
-                if auto is not None:
-                    if keep:  # the Auto name goes right after it
-                        names[-1] = names[-1].with_changes(comma=_separator(alias))
-                    names.append(cst.ImportAlias(cst.Name(auto), comma=alias.comma))
-            if not names:  # every name was replaced by an Auto name imported elsewhere
-                return cst.RemovalSentinel.REMOVE
-            # The last name keeps the statement's own ending (a trailing comma or none).
-            names[-1] = names[-1].with_changes(comma=node.names[-1].comma)
-            return node.with_changes(names=names)
-
+        rewrite = partial(_cst.auto_imports, wanted)
         ctx.fix(stmt, "GPT2 class imports -> Auto classes", stmt, rewrite)
-
-
-def _separator(alias: cst.ImportAlias) -> cst.Comma:
-    """The comma after ``alias``, or ``", "`` when it was the last name."""
-    if isinstance(alias.comma, cst.Comma):
-        return alias.comma
-    return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 
 
 def _inside_construction(found: Analysis, node: ast.Call) -> bool:
@@ -152,16 +123,9 @@ def _from_pretrained(
         return False
     auto = AUTO[gpt2_class]
 
-    def rewrite(node: cst.CSTNode) -> cst.CSTNode:
-        assert isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-        owner = node.func.value
-        if isinstance(owner, cst.Attribute):  # transformers.GPT2LMHeadModel
-            owner = owner.with_changes(attr=cst.Name(auto))
-        else:
-            owner = cst.Name(auto)
-        return node.with_changes(func=node.func.with_changes(value=owner))
-
-    return ctx.fix(cls_expr, f"{ast.unparse(cls_expr)} -> {auto}", call, rewrite)
+    return ctx.fix(
+        cls_expr, f"{ast.unparse(cls_expr)} -> {auto}", call, partial(_cst.auto_class, auto)
+    )
 
 
 def _gpt2_class(found: Analysis, expr: ast.expr) -> str | None:

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import ast
 import re
-from functools import cache
-
-import libcst as cst
+from functools import cache, partial
 
 from migrator.context import RuleContext, Where
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
-from ._helpers import analysis, is_cli_string, string_literal, sub_in_string_node, token_pattern
+from . import _cst
+from ._helpers import analysis, is_cli_string, token_pattern
 
 
 def check(ctx: RuleContext) -> None:
@@ -79,20 +78,7 @@ def _whole(ctx: RuleContext, node: ast.expr, target: str, message: str) -> bool:
     """Replace a literal whose whole value is a source id: a plain string keeps its prefix and
     quotes; an implicit concatenation that spells the id becomes one literal in its place;
     a placeholder-free f-string keeps its ``f``."""
-
-    def rewrite(n: cst.CSTNode) -> cst.CSTNode:
-        if isinstance(n, cst.SimpleString):
-            return n.with_changes(value=string_literal(n.value, target))
-        if isinstance(n, cst.ConcatenatedString):
-            first: cst.CSTNode = n
-            while isinstance(first, cst.ConcatenatedString):
-                first = first.left
-            quote = first.value if isinstance(first, cst.SimpleString) else '""'
-            plain = quote.lstrip("fFrRbBuU")
-            return cst.SimpleString(string_literal(plain, target), lpar=n.lpar, rpar=n.rpar)
-        return sub_in_string_node(n, lambda text: target)
-
-    return ctx.fix(node, message, node, rewrite)
+    return ctx.fix(node, message, node, partial(_cst.whole_string, target))
 
 
 def _tokens(
@@ -106,14 +92,11 @@ def _tokens(
     sources = sorted({m.group(1) for m in pattern.finditer(value)})
     targets = {s: ctx.models.target_of(s) or s for s in sources}
 
-    def replace(text: str) -> str:
-        return pattern.sub(lambda m: targets[m.group(1)], text)
-
     changes = ", ".join(f"{s!r} -> {targets[s]!r}" for s in sources)
     # The finding covers the replaced tokens, not the whole string: later tools act on it.
     spots = list(pattern.finditer(ctx.source.segment(node)))
     where = Where.inside(ctx.source, node, spots[0].start(), spots[-1].end()) if spots else node
-    rewrite = lambda n: sub_in_string_node(n, replace)  # noqa: E731
+    rewrite = partial(_cst.sub_tokens, pattern, targets)
     if ctx.fix(where, f"in a {kind}: {changes}", node, rewrite):
         for source_id in sources:
             ctx.record_migration(source_id, targets[source_id])

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import ast
 import re
-
-import libcst as cst
+from functools import partial
 
 from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
-from ._helpers import Analysis, LabelGroup, analysis, string_literal, walk
+from . import _cst
+from ._helpers import Analysis, LabelGroup, analysis, walk
 
 IDENTIFIER = re.compile(r"gpt2", re.IGNORECASE)
 
@@ -90,13 +90,9 @@ def _rename(ctx: RuleContext, found: Analysis, group: LabelGroup) -> None:
         )
         return
 
-    def rewrite(n: cst.CSTNode) -> cst.CSTNode:
-        assert isinstance(n, cst.SimpleString)
-        return n.with_changes(value=string_literal(n.value, label))
-
     for node in group.nodes:
         message = f"label {node.value!r} -> {label!r} (rows and comparisons of {group.param!r})"
-        ctx.fix(node, message, node, rewrite)
+        ctx.fix(node, message, node, partial(_cst.set_string, label))
 
 
 def _statement(found: Analysis, node: ast.AST) -> ast.AST:

@@ -20,13 +20,13 @@ error a missing pad token raises are left alone.
 from __future__ import annotations
 
 import ast
-
-import libcst as cst
+from functools import partial
 
 from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
+from . import _cst
 from ._helpers import walk
 from ._objects import Fact, Objects, Origin, may_fix, objects, whole_guards
 
@@ -159,18 +159,7 @@ def _generation_kwarg(ctx: RuleContext, objs: Objects, call: ast.Call) -> None:
         tok = _eos_of_migrated(ctx, objs, keyword.value)
         if tok is None:
             continue
-        new = cst.parse_expression(f"{tok}.pad_token_id")
-
-        def rewrite(n: cst.CSTNode, new: cst.BaseExpression = new) -> cst.CSTNode:
-            assert isinstance(n, cst.Call)
-            args = [
-                a.with_changes(value=new)
-                if a.keyword is not None and a.keyword.value == "pad_token_id"
-                else a
-                for a in n.args
-            ]
-            return n.with_changes(args=args)
-
+        rewrite = partial(_cst.keyword_value, "pad_token_id", f"{tok}.pad_token_id")
         ctx.fix(keyword.value, f"pad_token_id=<eos> -> {tok}.pad_token_id", call, rewrite)
 
 
@@ -181,20 +170,7 @@ def _generation_dict(ctx: RuleContext, objs: Objects, node: ast.Dict) -> None:
         tok = _eos_of_migrated(ctx, objs, value)
         if tok is None:
             continue
-        new = cst.parse_expression(f"{tok}.pad_token_id")
-
-        def rewrite(n: cst.CSTNode, new: cst.BaseExpression = new) -> cst.CSTNode:
-            assert isinstance(n, cst.Dict)
-            elements = [
-                e.with_changes(value=new)
-                if isinstance(e, cst.DictElement)
-                and isinstance(e.key, cst.SimpleString)
-                and e.key.evaluated_value == "pad_token_id"
-                else e
-                for e in n.elements
-            ]
-            return n.with_changes(elements=elements)
-
+        rewrite = partial(_cst.dict_value, "pad_token_id", f"{tok}.pad_token_id")
         ctx.fix(value, f'"pad_token_id": <eos> -> {tok}.pad_token_id', node, rewrite)
 
 

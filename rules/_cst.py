@@ -1,0 +1,165 @@
+"""The LibCST side of the rules' edits.
+
+A rule decides on the ``ast`` and hands ``RuleContext.fix`` a rewrite of the LibCST twin of a
+node. Every rewrite here is a module-level function taking plain data first and the LibCST
+node last, bound by the rule with ``functools.partial``: an edit is then plain, picklable data.
+That lets the runner decide edits in worker processes that never import libcst, while the main
+process imports it, and apply them in processes that have it (see ``migrator/runner.py``).
+For the same reason libcst is imported inside the functions, not when this module loads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+# For one imported GPT2 name: the Auto class to import in its place (None: already imported),
+# and whether the GPT2 name itself stays (still used elsewhere).
+ImportPlan = tuple[str | None, bool]
+
+
+def string_literal(raw: str, value: str) -> str:
+    """``raw`` (a string literal's source) with its content replaced by ``value``."""
+    prefix_len = len(raw) - len(raw.lstrip("rRbBuUfF"))
+    body = raw[prefix_len:]
+    quote = body[:3] if body[:3] in ('"""', "'''") else body[0]
+    return f"{raw[:prefix_len]}{quote}{value}{quote}"
+
+
+def set_string(value: str, node: cst.CSTNode) -> cst.CSTNode:
+    """A simple string literal with new content, same prefix and quotes."""
+    import libcst as cst
+
+    assert isinstance(node, cst.SimpleString)
+    return node.with_changes(value=string_literal(node.value, value))
+
+
+def whole_string(value: str, node: cst.CSTNode) -> cst.CSTNode:
+    """A literal whose whole value is replaced: a plain string keeps its prefix and quotes; an
+    implicit concatenation becomes one literal in its place; a placeholder-free f-string keeps
+    its ``f``."""
+    import libcst as cst
+
+    if isinstance(node, cst.SimpleString):
+        return set_string(value, node)
+    if isinstance(node, cst.ConcatenatedString):
+        first: cst.CSTNode = node
+        while isinstance(first, cst.ConcatenatedString):
+            first = first.left
+        quote = first.value if isinstance(first, cst.SimpleString) else '""'
+        plain = quote.lstrip("fFrRbBuU")
+        return cst.SimpleString(string_literal(plain, value), lpar=node.lpar, rpar=node.rpar)
+    return sub_in_string_node(node, lambda _text: value)
+
+
+def sub_tokens(
+    pattern: re.Pattern[str], targets: Mapping[str, str], node: cst.CSTNode
+) -> cst.CSTNode:
+    """Each match of ``pattern`` (group 1: a source id) in the literal text of a string node
+    becomes its target."""
+    return sub_in_string_node(node, lambda text: pattern.sub(lambda m: targets[m.group(1)], text))
+
+
+def sub_in_string_node(node: cst.CSTNode, replace: Callable[[str], str]) -> cst.CSTNode:
+    """Apply ``replace`` to the literal text of a string node: a plain string's source, each
+    part of an implicit concatenation, and the literal (non-``{}``) parts of an f-string."""
+    import libcst as cst
+
+    if isinstance(node, cst.SimpleString):
+        return node.with_changes(value=replace(node.value))
+    if isinstance(node, cst.ConcatenatedString):
+        return node.with_changes(
+            left=sub_in_string_node(node.left, replace),
+            right=sub_in_string_node(node.right, replace),
+        )
+    if isinstance(node, cst.FormattedString):
+        return node.with_changes(
+            parts=[
+                p.with_changes(value=replace(p.value))
+                if isinstance(p, cst.FormattedStringText)
+                else p
+                for p in node.parts
+            ]
+        )
+    return node
+
+
+def auto_class(auto: str, node: cst.CSTNode) -> cst.CSTNode:
+    """``<GPT2 class>.from_pretrained(...)`` -> ``<auto>.from_pretrained(...)``; a dotted owner
+    (``transformers.GPT2LMHeadModel``) keeps its module."""
+    import libcst as cst
+
+    assert isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+    owner = node.func.value
+    if isinstance(owner, cst.Attribute):
+        owner = owner.with_changes(attr=cst.Name(auto))
+    else:
+        owner = cst.Name(auto)
+    return node.with_changes(func=node.func.with_changes(value=owner))
+
+
+def auto_imports(
+    wanted: Mapping[str, ImportPlan], node: cst.CSTNode
+) -> cst.CSTNode | cst.RemovalSentinel:
+    """Edit ``from transformers import ...`` in place, keeping its layout (see auto-classes)."""
+    import libcst as cst
+
+    assert isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar)
+    names: list[cst.ImportAlias] = []
+    for alias in node.names:
+        local = alias.evaluated_alias or alias.evaluated_name
+        auto, keep = wanted.get(local, (None, True))
+        if keep:
+            names.append(alias)
+        if auto is not None:
+            if keep:  # the Auto name goes right after it
+                names[-1] = names[-1].with_changes(comma=_separator(alias))
+            names.append(cst.ImportAlias(cst.Name(auto), comma=alias.comma))
+    if not names:  # every name was replaced by an Auto name imported elsewhere
+        return cst.RemovalSentinel.REMOVE
+    # The last name keeps the statement's own ending (a trailing comma or none).
+    names[-1] = names[-1].with_changes(comma=node.names[-1].comma)
+    return node.with_changes(names=names)
+
+
+def _separator(alias: cst.ImportAlias) -> cst.Comma:
+    """The comma after ``alias``, or ``", "`` when it was the last name."""
+    import libcst as cst
+
+    if isinstance(alias.comma, cst.Comma):
+        return alias.comma
+    return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+
+
+def keyword_value(keyword: str, code: str, node: cst.CSTNode) -> cst.CSTNode:
+    """The value of keyword argument ``keyword`` of a call becomes the expression ``code``."""
+    import libcst as cst
+
+    assert isinstance(node, cst.Call)
+    new = cst.parse_expression(code)
+    args = [
+        a.with_changes(value=new) if a.keyword is not None and a.keyword.value == keyword else a
+        for a in node.args
+    ]
+    return node.with_changes(args=args)
+
+
+def dict_value(key: str, code: str, node: cst.CSTNode) -> cst.CSTNode:
+    """The value of the string key ``key`` in a dict display becomes the expression ``code``."""
+    import libcst as cst
+
+    assert isinstance(node, cst.Dict)
+    new = cst.parse_expression(code)
+    elements = [
+        e.with_changes(value=new)
+        if isinstance(e, cst.DictElement)
+        and isinstance(e.key, cst.SimpleString)
+        and e.key.evaluated_value == key
+        else e
+        for e in node.elements
+    ]
+    return node.with_changes(elements=elements)
