@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from migrator.cli import main
+from migrator.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -84,6 +84,9 @@ class EditApplier(cst.CSTTransformer):
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
     ) -> cst.CSTNode | cst.RemovalSentinel:
         key = self._keys.pop()
+        role = _traits(type(original_node))[1]
+        if key is None and role is None:  # most nodes: nothing to do (kept cheap on purpose)
+            return updated_node
         result: cst.CSTNode | cst.RemovalSentinel = updated_node
         if key is not None:
             if key in self.markers:
@@ -96,7 +99,7 @@ class EditApplier(cst.CSTTransformer):
                 if found != edit.fingerprint:
                     raise MappingDrift(f"{key}: expected {edit.fingerprint!r}, found {found!r}")
                 result = edit.rewrite(updated_node)
-        if isinstance(original_node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        if role is _LINE:
             pending = self._frames.pop()
             if isinstance(result, cst.SimpleStatementLine) and isinstance(
                 original_node, cst.SimpleStatementLine
@@ -112,14 +115,22 @@ class EditApplier(cst.CSTTransformer):
                         leading_lines=[*self._orphans[-1], *_leading(result)]
                     )
                     self._orphans[-1] = []
-        elif isinstance(original_node, cst.IndentedBlock):
+        elif role is _BLOCK:
             orphans = self._orphans.pop()
             if orphans and isinstance(result, cst.IndentedBlock):
                 result = result.with_changes(footer=[*orphans, *result.footer])
-        elif isinstance(original_node, cst.Module) and self._orphans[-1]:
+        elif role is _MODULE and self._orphans[-1]:
             assert isinstance(result, cst.Module)
             result = result.with_changes(footer=[*self._orphans[-1], *result.footer])
         return result
+
+    # LibCST calls these around every child of every visited node, looking up per-attribute
+    # visitor methods this pass does not have.
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        pass
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        pass
 
     def _with_markers(self, stmt: cst.CSTNode, texts: Sequence[str]) -> cst.CSTNode:
         present = {
@@ -188,7 +199,7 @@ def apply_edits(
 
 # -- the LibCST twins of nodes.ast_kind / nodes.ast_fingerprint -------------------------
 
-_LINE, _BLOCK, _OPAQUE = "line", "block", "opaque"
+_LINE, _BLOCK, _OPAQUE, _MODULE = "line", "block", "opaque", "module"
 _TRAITS: dict[type, tuple[str | None, str | None]] = {}
 
 
@@ -203,6 +214,8 @@ def _traits(node_type: type) -> tuple[str | None, str | None]:
             role = _BLOCK
         elif issubclass(node_type, (cst.FormattedString, cst.ConcatenatedString)):
             role = _OPAQUE
+        elif issubclass(node_type, cst.Module):
+            role = _MODULE
         traits = _TRAITS[node_type] = (_kind_of_class(node_type), role)
     return traits
 

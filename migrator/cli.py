@@ -234,3 +234,29 @@ def main(
     if mode == "check" and any(r.changed for r in results):
         sys.exit(EXIT_PENDING)
     sys.exit(EXIT_OK)
+
+
+def entry() -> None:
+    """The console script and ``python -m migrator``: ``main``, then a fast exit.
+
+    Tearing down the interpreter frees every object LibCST created, one by one: about 30 ms
+    on a trainer suite, a tenth of a whole run. Once ``main`` has flushed the report and every
+    file is written (workers joined, atomic writes done), nothing is left to do, so the
+    process ends at once with ``main``'s exit code. ``main`` itself stays a plain click
+    command, which the tests call in-process.
+    """
+    try:
+        main()  # click's standalone mode always ends in SystemExit
+    except SystemExit as exc:
+        code = exc.code
+    else:  # pragma: no cover - click never returns in standalone mode
+        code = 0
+    if isinstance(code, str):  # sys.exit("message"): Python prints it and exits 1
+        sys.stderr.write(f"{code}\n")
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # the reader went away (a closed pipe): as Python itself would
+        os._exit(120)
+    os._exit(code or 0)

@@ -9,25 +9,30 @@ atomically, keeping the file mode.
 from __future__ import annotations
 
 import ast
+import difflib
 import os
 import re
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migrator.context import FileContext
-from migrator.core import FileResult, Safety, Status
+from migrator.core import FileResult, Finding, Safety, Status
 from migrator.discovery import TEMP_FILE, TEMP_MARK
 from migrator.models import ModelMap
+from migrator.nodes import Edit, Key
 from migrator.registry import Rule, all_rules
-from migrator.source import Source, SourceError
+from migrator.source import Source, SourceError, split_lines
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import DefaultContext, ForkContext
+
     import libcst as cst
 
 # Below this many candidate files, worker start-up costs more than it saves.
@@ -62,7 +67,33 @@ def display(path: Path) -> str:
         return path.as_posix()
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What the rules decided for a file that needs LibCST: plain, picklable data (the edits'
+    rewrites are partials of module-level functions, see rules/_cst.py), so the decision can
+    be made in one process and applied in another."""
+
+    path: Path
+    source: Source
+    findings: tuple[Finding, ...]
+    edits: tuple[Edit, ...]
+    markers: dict[Key, list[str]]
+    counts: dict[str, int]
+    inside: dict[Key, dict[str, tuple[int, int]]]
+    touched: tuple[tuple[int, int], ...]  # FileContext.touched_lines
+    remove_imports: frozenset[tuple[str, str, str | None]]
+    migrations: tuple[tuple[str, str], ...]
+    suppressed: int
+
+
 def process_file(path: Path, options: RunOptions) -> FileResult:
+    outcome = analyse(path, options)
+    return outcome if isinstance(outcome, FileResult) else finish(outcome, options)
+
+
+def analyse(path: Path, options: RunOptions) -> FileResult | Plan:
+    """Read, decode and run the rules on the ``ast``: the result when no LibCST rewrite is
+    needed (or on an error), else the plan for ``finish``. Never imports libcst."""
     name = display(path)
     raw, settled = _read(path, options)
     if raw is None:
@@ -72,29 +103,49 @@ def process_file(path: Path, options: RunOptions) -> FileResult:
         source = Source.decode(name, raw)
         if source.directives.skip_file:
             return FileResult(name, Status.SKIPPED, error="skip-file comment")
-        return _migrate(source, options, path)
+        source.tree  # noqa: B018 - raises SourceError (syntax error with its line) before any rule runs
+        ctx = FileContext(source=source, models=options.models, markers_enabled=options.markers)
+        for rule in _rules(options.rule_ids):
+            rule.check(ctx.for_rule(rule.id))
+        findings = tuple(sorted(ctx.findings, key=lambda f: (f.line, f.col, f.rule)))
+        migrations = tuple(sorted(ctx.migrations))
+        if not (ctx.edits or ctx.markers):
+            status = Status.REVIEW if _needs_review(findings) else Status.CLEAN
+            text = source.text
+            return FileResult(
+                name, status, findings, text, text, suppressed=ctx.suppressed, migrations=migrations
+            )
+        return Plan(
+            path,
+            source.detached(),
+            findings,
+            tuple(ctx.edits.values()),
+            ctx.markers,
+            ctx.index.counts,
+            ctx.index.inside(),
+            ctx.touched_lines(),
+            frozenset(ctx.remove_imports),
+            migrations,
+            ctx.suppressed,
+        )
     except SourceError as exc:
         return FileResult(name, Status.ERROR, error=str(exc))
     except Exception:  # one catch point: a bug in a rule must not take the run down
-        return FileResult(
-            name,
-            Status.ERROR,
-            error="internal error, file left unchanged (please report):\n" + traceback.format_exc(),
-        )
+        return _internal_error(name)
 
 
-def _migrate(source: Source, options: RunOptions, path: Path) -> FileResult:
-    source.tree  # noqa: B018 - raises SourceError (syntax error with its line) before any rule runs
-    ctx = FileContext(source=source, models=options.models, markers_enabled=options.markers)
-    for rule in _rules(options.rule_ids):
-        rule.check(ctx.for_rule(rule.id))
-    findings = tuple(sorted(ctx.findings, key=lambda f: (f.line, f.col, f.rule)))
-    new_text, markers = source.text, 0
-    if ctx.edits or ctx.markers:
-        new_text, markers = _rewrite(ctx)
+def finish(plan: Plan, options: RunOptions) -> FileResult:
+    """Apply a plan with LibCST, check the output, and write it under ``--apply``."""
+    source, findings = plan.source, plan.findings
+    try:
+        new_text, markers = _rewrite(plan)
+    except SourceError as exc:
+        return FileResult(source.path, Status.ERROR, error=str(exc))
+    except Exception:
+        return _internal_error(source.path)
     new_bytes = source.encode(new_text)
     changed = new_bytes != source.raw
-    if any(f.safety is Safety.REVIEW for f in findings):
+    if _needs_review(findings):
         status = Status.REVIEW
     elif changed:
         status = Status.READY
@@ -107,13 +158,13 @@ def _migrate(source: Source, options: RunOptions, path: Path) -> FileResult:
         old_text=source.text,
         new_text=new_text,
         new_bytes=new_bytes if changed else None,
-        suppressed=ctx.suppressed,
+        suppressed=plan.suppressed,
         markers=markers,
-        migrations=tuple(sorted(ctx.migrations)),
+        migrations=plan.migrations,
     )
     if changed and options.write:
         try:
-            write_atomic(path, source.raw, new_bytes)
+            write_atomic(plan.path, source.raw, new_bytes)
         except OSError as exc:
             return FileResult(source.path, Status.ERROR, findings=findings, error=_os_reason(exc))
         except ConcurrentChange as exc:
@@ -122,17 +173,29 @@ def _migrate(source: Source, options: RunOptions, path: Path) -> FileResult:
     return result
 
 
+def _needs_review(findings: Sequence[Finding]) -> bool:
+    return any(f.safety is Safety.REVIEW for f in findings)
+
+
+def _internal_error(name: str) -> FileResult:
+    return FileResult(
+        name,
+        Status.ERROR,
+        error="internal error, file left unchanged (please report):\n" + traceback.format_exc(),
+    )
+
+
 # LibCST recurses once per level of nesting, and an implicit concatenation of n strings is
 # n levels deep: a long one (pydoc's topics.py) exceeds Python's default limit.
 RECURSION_LIMIT = 20_000
 
 
-def _rewrite(ctx: FileContext) -> tuple[str, int]:
+def _rewrite(plan: Plan) -> tuple[str, int]:
     import libcst as cst  # deferred: a run where no file needs a rewrite never imports libcst
 
     from migrator.apply import apply_edits
 
-    text = ctx.source.text
+    text = plan.source.text
     hand = "; left unchanged: migrate it by hand"
     previous = sys.getrecursionlimit()
     sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
@@ -144,20 +207,19 @@ def _rewrite(ctx: FileContext) -> tuple[str, int]:
                 f"LibCST cannot parse this file (line {exc.raw_line}, column {exc.raw_column}: "
                 f"{exc.message}){hand}"
             ) from None
+        new, markers = apply_edits(module, plan.edits, plan.markers, plan.counts, plan.inside)
+        if plan.remove_imports:
+            new = _fix_imports(plan.remove_imports, new)
+        code = new.code
         # LibCST promises an exact round trip, but a few spellings come back normalized
-        # (``except E :`` loses its space): never let a rewrite change bytes it did not mean to.
-        original = module.code
-        if original != text:
+        # (``except E :`` loses its space): never let a rewrite change bytes it did not mean
+        # to. Cheap check first: every changed line lies in what the plan touches; when the
+        # diff cannot tell (or a line outside did change), regenerate the original to decide.
+        if not _only_touched(text, code, plan.touched) and (original := module.code) != text:
             raise SourceError(
                 f"LibCST does not reproduce this file byte for byte (line "
                 f"{_first_difference(text, original)}){hand}"
             )
-        index = ctx.index
-        edits = list(ctx.edits.values())
-        module, markers = apply_edits(module, edits, ctx.markers, index.counts, index.inside())
-        if ctx.remove_imports:
-            module = _fix_imports(ctx, module)
-        code = module.code
     except RecursionError:
         raise SourceError(f"nested too deeply for LibCST{hand}") from None
     finally:
@@ -169,6 +231,17 @@ def _rewrite(ctx: FileContext) -> tuple[str, int]:
     return code, markers
 
 
+def _only_touched(old: str, new: str, touched: Sequence[tuple[int, int]]) -> bool:
+    """Whether every line-level difference between ``old`` and ``new`` falls within one of the
+    ``touched`` line ranges (see FileContext.touched_lines)."""
+    matcher = difflib.SequenceMatcher(None, split_lines(old), split_lines(new), autojunk=False)
+    for tag, i1, i2, _j1, _j2 in matcher.get_opcodes():
+        # Original lines [i1, i2) (0-based) changed; i1 == i2 is an insertion before line i1.
+        if tag != "equal" and not any(f - 1 <= i1 and i2 <= last for f, last in touched):
+            return False
+    return True
+
+
 def _first_difference(old: str, new: str) -> int:
     for number, (a, b) in enumerate(zip(old.splitlines(), new.splitlines(), strict=False), 1):
         if a != b:
@@ -176,7 +249,9 @@ def _first_difference(old: str, new: str) -> int:
     return min(old.count("\n"), new.count("\n")) + 1
 
 
-def _fix_imports(ctx: FileContext, module: cst.Module) -> cst.Module:
+def _fix_imports(
+    removals: Collection[tuple[str, str, str | None]], module: cst.Module
+) -> cst.Module:
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import RemoveImportsVisitor
 
@@ -185,7 +260,7 @@ def _fix_imports(ctx: FileContext, module: cst.Module) -> cst.Module:
     # way for the removals asked here and for the imports found in the file.
     package = ".".join(f"_migrate_tests_{i}" for i in range(8))
     context = CodemodContext(full_module_name=f"{package}.module", full_package_name=package)
-    for module_name, obj, asname in sorted(ctx.remove_imports, key=str):
+    for module_name, obj, asname in sorted(removals, key=str):
         RemoveImportsVisitor.remove_unused_import(
             context, _absolute(module_name, package), obj, asname
         )
@@ -284,25 +359,32 @@ def run(
     """Process ``files``; results come back in the order of ``files`` whatever the workers do.
 
     The pre-filter runs here first (reading bytes is cheap): files that cannot match never
-    reach a worker. Only when enough files remain are workers started, forked after libcst
-    and the rules are imported so that no worker pays for those imports again.
+    reach a worker. With few files left, or one job, everything runs in this process;
+    otherwise in two overlapping stages (``_parallel``).
     """
     results: list[FileResult | None] = [None] * len(files)
-    todo: list[int] = []
-    for index, path in enumerate(files):
-        _raw, quick = _read(path, options)
-        if quick is None:
-            todo.append(index)
-        else:
-            results[index] = quick
-            if on_done is not None:
-                on_done(quick)
-    for index, result in zip(
-        todo, _iter_results([files[i] for i in todo], options, jobs), strict=True
-    ):
+
+    def done(index: int, result: FileResult) -> None:
         results[index] = result
         if on_done is not None:
             on_done(result)
+
+    todo: list[int] = []
+    size = 0
+    for index, path in enumerate(files):
+        raw, quick = _read(path, options)
+        if raw is not None:
+            todo.append(index)
+            size += len(raw)
+        else:
+            assert quick is not None
+            done(index, quick)
+    if jobs <= 1 or len(todo) < PARALLEL_THRESHOLD:
+        for index in todo:
+            done(index, process_file(files[index], options))
+    else:
+        for position, result in _parallel([files[i] for i in todo], size, options, jobs):
+            done(todo[position], result)
     return [r for r in results if r is not None]
 
 
@@ -318,21 +400,93 @@ def _read(path: Path, options: RunOptions) -> tuple[bytes | None, FileResult | N
     return raw, None
 
 
-def _iter_results(files: Sequence[Path], options: RunOptions, jobs: int) -> Iterator[FileResult]:
-    if jobs <= 1 or len(files) < PARALLEL_THRESHOLD:
-        for path in files:
-            yield process_file(path, options)
+# About what one process runs the rules on while another imports libcst (~0.1 s); above it,
+# the rules run on a pool of workers too.
+INLINE_ANALYSIS_BYTES = 64 * 1024
+
+
+def _parallel(
+    files: Sequence[Path], size: int, options: RunOptions, jobs: int
+) -> Iterator[tuple[int, FileResult]]:
+    """(position in ``files``, result) as each is known, in two overlapping stages.
+
+    ``import libcst`` costs about as much as running the rules on a whole trainer suite. So a
+    child forked first, the applier, imports libcst while this process runs the rules
+    (``analyse`` never imports libcst; alone for a small suite, with a pool of workers for a
+    larger one); then the applier applies the plans (plain data, see ``Plan``) with workers
+    forked from it, which inherit the import. This process never imports libcst, and each
+    fork happens while its parent runs no thread. libcst is only imported at all once the
+    pre-filter has let files through.
+    """
+    context = _fork_context()
+    here, there = context.Pipe()
+    applier = context.Process(
+        target=_applier, args=(there, options, jobs), name="migrate-tests-applier"
+    )
+    applier.start()
+    there.close()
+    plans: list[tuple[int, Plan]] = []
+    for position, outcome in _analyse_all(files, size, options, jobs, context):
+        if isinstance(outcome, FileResult):
+            yield position, outcome
+        else:
+            plans.append((position, outcome))
+    try:
+        here.send([plan for _, plan in plans])
+        finished: list[FileResult] = here.recv()
+    except (EOFError, OSError):  # the applier died (killed?): apply here instead
+        finished = [finish(plan, options) for _, plan in plans]
+    finally:
+        here.close()
+        applier.join()
+    yield from zip([position for position, _ in plans], finished, strict=True)
+
+
+def _analyse_all(
+    files: Sequence[Path],
+    size: int,
+    options: RunOptions,
+    jobs: int,
+    context: ForkContext | DefaultContext,
+) -> Iterator[tuple[int, FileResult | Plan]]:
+    all_rules()  # imported once here, inherited by the forked workers
+    if size <= INLINE_ANALYSIS_BYTES:
+        for position, path in enumerate(files):
+            yield position, analyse(path, options)
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    import libcst  # noqa: F401  # imported once here, inherited by the forked workers
-
-    import migrator.apply  # noqa: F401
-
-    all_rules()
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=context) as pool:
-        chunk = max(1, len(files) // (jobs * 4))
-        yield from pool.map(process_file, files, [options] * len(files), chunksize=chunk)
+        chunk = max(1, len(files) // (jobs * 8))
+        yield from enumerate(pool.map(analyse, files, [options] * len(files), chunksize=chunk))
+
+
+def _applier(conn: Connection, options: RunOptions, jobs: int) -> None:
+    """The second stage, in its own process: see ``_parallel``."""
+    try:
+        import libcst  # noqa: F401  # at once: the point of this process
+
+        import migrator.apply  # noqa: F401
+
+        plans: list[Plan] = conn.recv()
+        if jobs <= 1 or len(plans) < 2:
+            conn.send([finish(plan, options) for plan in plans])
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(plans)), mp_context=_fork_context()
+        ) as pool:
+            chunk = max(1, len(plans) // (jobs * 4))
+            conn.send(list(pool.map(finish, plans, [options] * len(plans), chunksize=chunk)))
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass  # the main process went away or was interrupted: nothing to report to
+
+
+def _fork_context() -> ForkContext | DefaultContext:
+    """Fork where the platform has it: workers then inherit every import for free."""
+    import multiprocessing
+
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()

@@ -19,6 +19,19 @@ DIRECTIVE = re.compile(r"#\s*migrate-tests:\s*(ignore|skip-file)(?:\[([\w\s,-]*)
 SKIP_FILE_WINDOW = 30
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines as Python's tokenizer counts them (\\r\\n, \\r, \\n; not ``str.splitlines``'
+    form feeds and Unicode separators), ends kept."""
+    out: list[str] = []
+    start = 0
+    for match in _NEWLINE.finditer(text):
+        out.append(text[start : match.end()])
+        start = match.end()
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
 class SourceError(Exception):
     """The file cannot be read as Python source; the message says why, for the user."""
 
@@ -54,6 +67,10 @@ class Source:
             raise SourceError(f"unknown encoding {encoding!r} in the coding cookie") from None
         return cls(path=path, raw=raw, text=text, encoding=encoding, bom=bom)
 
+    def detached(self) -> Source:
+        """The same source without its cached analyses (the ``ast`` tree...): cheap to pickle."""
+        return Source(self.path, self.raw, self.text, self.encoding, self.bom)
+
     def encode(self, text: str) -> bytes:
         data = text.encode(self.encoding)
         return codecs.BOM_UTF8 + data if self.bom else data
@@ -61,14 +78,7 @@ class Source:
     @cached_property
     def lines(self) -> list[str]:
         """Lines as Python's tokenizer counts them (\\r\\n, \\r, \\n), ends kept; index 0 = line 1."""
-        out: list[str] = []
-        start = 0
-        for match in _NEWLINE.finditer(self.text):
-            out.append(self.text[start : match.end()])
-            start = match.end()
-        if start < len(self.text):
-            out.append(self.text[start:])
-        return out
+        return split_lines(self.text)
 
     @cached_property
     def tree(self) -> ast.Module:
