@@ -431,9 +431,13 @@ def _parallel(
             yield position, outcome
         else:
             plans.append((position, outcome))
+    finished: list[FileResult] = []
     try:
-        here.send([plan for _, plan in plans])
-        finished: list[FileResult] = here.recv()
+        if plans:
+            here.send([plan for _, plan in plans])
+            finished = here.recv()
+        else:  # nothing to apply: do not wait for the applier's import to end
+            applier.kill()
     except (EOFError, OSError):  # the applier died (killed?): apply here instead
         finished = [finish(plan, options) for _, plan in plans]
     finally:

@@ -80,6 +80,19 @@ def test_parallel_results_equal_sequential_ones(
     assert runner.run(files, options(), jobs=2) == sequential
 
 
+def test_parallel_run_with_nothing_to_apply(tmp_path: Path) -> None:
+    """Files the pre-filter lets through but no rule edits: the applier is not waited for."""
+    kept = '# the subject\nfrom transformers.models.gpt2 import GPT2Model\nID = "gpt2"\n'
+    files = []
+    for i in range(10):
+        files.append(tmp_path / f"test_{i}.py")
+        files[-1].write_text(kept, encoding="utf-8")
+    results = runner.run(files, options(), jobs=2)
+    assert results == runner.run(files, options(), jobs=1)
+    assert [r.status for r in results] == [Status.CLEAN] * 10
+    assert not any(r.changed for r in results)
+
+
 def test_parallel_apply_writes_what_sequential_apply_writes(tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     for root in (one, two):
