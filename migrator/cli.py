@@ -61,7 +61,9 @@ def _config(path: str | None, paths: tuple[str, ...]) -> FileConfig:
         if not Path(path).is_file():
             raise ConfigError(f"{path}: config file not found")
         return load(Path(path))
-    existing = [Path(p).resolve() for p in paths if os.path.lexists(p)]
+    # realpath, not Path.resolve: a symlink loop must reach discovery (which reports it),
+    # not raise here.
+    existing = [Path(os.path.realpath(p)) for p in paths if os.path.lexists(p)]
     start = Path(os.path.commonpath(existing)) if existing else Path.cwd()
     if start.is_file():
         start = start.parent

@@ -1351,6 +1351,11 @@ def test_symlink_loop(tmp_path: Path) -> None:
     assert loop.is_symlink()
     assert good.read_bytes() == GPT2_TEST_MIGRATED.encode()
 
+    named = run_script("--check", "tests/test_loop.py", cwd=tmp_path)  # named explicitly
+    assert named.code == 2
+    assert "tests/test_loop.py: symlink loop" in named.stderr
+    assert "Traceback" not in named.stderr
+
 
 def test_glob_matching_nothing_is_exit_2(tmp_path: Path) -> None:
     write(tmp_path / "tests" / "test_a.py", GPT2_TEST)
