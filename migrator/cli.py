@@ -14,7 +14,7 @@ from migrator.core import Status
 from migrator.discovery import DiscoveryError, discover
 from migrator.models import ModelMap
 from migrator.registry import RuleError, all_rules, select_rules
-from migrator.runner import RunOptions, clean_temp_files, run
+from migrator.runner import RunOptions, clean_temp_files, display, run
 
 EXIT_OK, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
 
@@ -228,10 +228,14 @@ def main(
         )
     for result in errors:
         report.error(f"{result.path}: {result.error}")
-    if not found.files:
+    for folder, reason in found.unlisted:
+        report.error(
+            f"{display(folder)}/: cannot list this directory ({reason}); its files were not checked"
+        )
+    if not found.files and not found.unlisted:
         sys.stderr.write("migrate-tests: warning: no Python files found; nothing to do\n")
     sys.stdout.flush()
-    if errors:
+    if errors or found.unlisted:
         sys.exit(EXIT_ERROR)
     if mode == "check" and any(r.changed for r in results):
         sys.exit(EXIT_PENDING)

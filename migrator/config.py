@@ -53,8 +53,11 @@ _FACT_KEYS: dict[str, type | tuple[type, ...]] = {
 def find_pyproject(start: Path) -> Path | None:
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:  # a directory we may not look into: discovery reports it
+            continue
     return None
 
 

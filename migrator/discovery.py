@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_EXCLUDED_DIRS = frozenset(
@@ -52,6 +52,9 @@ class Discovery:
     files: list[Path]
     excluded: int
     temp_files: list[Path]  # left by an interrupted --apply (see runner.clean_temp_files)
+    # Directories that could not be listed (permission denied...), with the reason: their
+    # files were not checked, which the user must hear about.
+    unlisted: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def discover(
@@ -66,10 +69,11 @@ def discover(
         paths = ["tests"] if Path("tests").is_dir() else ["."]
     explicit: list[Path] = []
     walked: list[Path] = []
+    unlisted: list[tuple[Path, str]] = []
     for arg in paths:
         if os.path.lexists(arg):
             (
-                walked.extend(_walk(Path(arg), exclude, root))
+                walked.extend(_walk(Path(arg), exclude, root, unlisted))
                 if Path(arg).is_dir()
                 else explicit.append(Path(arg))
             )
@@ -81,7 +85,7 @@ def discover(
             for match in matches:
                 path = Path(match)
                 if path.is_dir():
-                    walked.extend(_walk(path, exclude, root))
+                    walked.extend(_walk(path, exclude, root, unlisted))
                 elif match.endswith(".py"):
                     explicit.append(path)
             continue
@@ -101,7 +105,7 @@ def discover(
         {d / name for d in folders for name in _listdir(d) if TEMP_FILE.match(name)},
         key=lambda p: p.as_posix(),
     )
-    return Discovery(files=files, excluded=len(candidates) - len(files), temp_files=temps)
+    return Discovery(files, len(candidates) - len(files), temps, sorted(unlisted))
 
 
 def _listdir(folder: Path) -> list[str]:
@@ -111,15 +115,20 @@ def _listdir(folder: Path) -> list[str]:
         return []
 
 
-def _walk(top: Path, exclude: Sequence[str], root: Path) -> Iterable[Path]:
-    for dirpath, dirnames, filenames in os.walk(top):
+def _walk(
+    top: Path, exclude: Sequence[str], root: Path, unlisted: list[tuple[Path, str]]
+) -> Iterable[Path]:
+    def failed(exc: OSError) -> None:
+        unlisted.append((Path(exc.filename or top), exc.strerror or str(exc)))
+
+    for dirpath, dirnames, filenames in os.walk(top, onerror=failed):
         here = Path(dirpath)
         dirnames[:] = sorted(
             d
             for d in dirnames
             if d not in DEFAULT_EXCLUDED_DIRS
             and not d.endswith(".egg-info")
-            and not (here / d / "pyvenv.cfg").exists()
+            and not _is_venv(here / d)
             and not _excluded(here / d, exclude, root)
         )
         for name in sorted(filenames):
@@ -127,6 +136,13 @@ def _walk(top: Path, exclude: Sequence[str], root: Path) -> Iterable[Path]:
                 path = here / name
                 if not _excluded(path, exclude, root):
                     yield path
+
+
+def _is_venv(folder: Path) -> bool:
+    try:
+        return (folder / "pyvenv.cfg").exists()
+    except OSError:  # cannot look inside: os.walk then reports it as unlisted
+        return False
 
 
 def _real(path: Path) -> str:

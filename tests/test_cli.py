@@ -1301,6 +1301,27 @@ def test_unreadable_file(tmp_path: Path) -> None:
     assert good.read_bytes() == GPT2_TEST_MIGRATED.encode()
 
 
+def test_unreadable_directory(tmp_path: Path) -> None:
+    """A directory that cannot be listed, met while walking or named: its files cannot be
+    checked, so it is an error naming it (not a silent skip nor a traceback); the rest runs."""
+    hidden = write(tmp_path / "tests" / "private" / "test_hidden.py", GPT2_TEST)
+    good = write(tmp_path / "tests" / "test_a.py", GPT2_TEST)
+    hidden.parent.chmod(0)
+    try:
+        walked = run_script("--apply", "tests", cwd=tmp_path, prefix=_without_root_powers())
+        named = run_script("--check", "tests/private", cwd=tmp_path, prefix=_without_root_powers())
+    finally:
+        hidden.parent.chmod(0o755)
+
+    for out in (walked, named):
+        assert out.code == 2, out.stderr
+        assert "tests/private/: cannot list this directory (Permission denied)" in out.stderr
+        assert "its files were not checked" in out.stderr
+        assert "Traceback" not in out.stderr
+    assert good.read_bytes() == GPT2_TEST_MIGRATED.encode()
+    assert hidden.read_bytes() == GPT2_TEST.encode()
+
+
 def test_read_only_file_under_apply(tmp_path: Path) -> None:
     # No preexec hook needed: a file without any write bit is read-only for the tool even
     # when root could write it (the user marked it so), as for editors.
