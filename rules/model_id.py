@@ -12,6 +12,8 @@ enumerates several architectures (coverage); files and tests whose subject is GP
 (imports from ``transformers.models.gpt2``, a ``models/gpt2/`` path, GPT2 internals such as
 ``c_attn`` or ``Conv1D``); the base of a GPT2-derived artefact (an adapter trained on GPT2);
 ``"gpt2" in model_id`` substring tests; and branch labels (``model-labels`` handles those).
+Also reported as info: parametrize rows that become identical because two GPT2 ids map to
+the same target (``["gpt2", "distilgpt2"]``): the test would run the same case twice.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ._helpers import analysis, is_cli_string, token_pattern
 def check(ctx: RuleContext) -> None:
     found = analysis(ctx)
     pattern = _pattern(tuple(ctx.models.targets))
+    migrated: dict[int, str] = {}  # id of a literal replaced whole -> its new value
     for node, value in found.strings:
         if id(node) in found.docstrings:
             if _mention(ctx, value):
@@ -46,8 +49,11 @@ def check(ctx: RuleContext) -> None:
                 continue
             if _whole(ctx, node, target, f"{value!r} -> {target!r}"):
                 ctx.record_migration(value, target)
+                migrated[id(node)] = target
         elif is_cli_string(value) and pattern.search(value):
             _tokens(ctx, node, value, pattern)
+    if migrated:
+        _collapsed_rows(ctx, migrated)
     for fstring in found.fstrings:
         if found.in_fstring(fstring):
             continue
@@ -72,6 +78,45 @@ def check(ctx: RuleContext) -> None:
                 before = len(ctx.source.lines[line - 1][:col].encode("utf-8"))
                 where = Where(line, before, line, before + len(text.encode("utf-8")))
                 ctx.info(where, "GPT2 id mentioned in a comment: update the prose by hand")
+
+
+def _collapsed_rows(ctx: RuleContext, migrated: dict[int, str]) -> None:
+    """Two parametrize rows that differed only by GPT2 ids mapped to the same target
+    (``["gpt2", "distilgpt2"]``) now run the same case twice: say so (info), keep both."""
+    for func in ast.walk(ctx.tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for deco in func.decorator_list:
+            if not (
+                isinstance(deco, ast.Call)
+                and ast.unparse(deco.func).endswith(("parametrize", "expand"))
+                and deco.args
+            ):
+                continue
+            rows = deco.args[-1] if ast.unparse(deco.func).endswith("parametrize") else deco.args[0]
+            if not isinstance(rows, (ast.List, ast.Tuple)):
+                continue
+            seen: dict[str, ast.expr] = {}
+            for row in rows.elts:
+                cells = row.elts if isinstance(row, (ast.Tuple, ast.List)) else [row]
+                if not any(id(cell) in migrated for cell in cells):
+                    seen.setdefault(_row_key(cells, migrated), row)
+                    continue
+                key = _row_key(cells, migrated)
+                first = seen.setdefault(key, row)
+                if first is not row:
+                    old = ast.unparse(first)
+                    ctx.info(
+                        row,
+                        f"{ast.unparse(row)} and {old} both become {key}: the test now runs "
+                        "the same case twice; drop one row",
+                    )
+
+
+def _row_key(cells: list[ast.expr], migrated: dict[int, str]) -> str:
+    """A row as it reads after the migration."""
+    parts = [repr(migrated[id(c)]) if id(c) in migrated else ast.unparse(c) for c in cells]
+    return parts[0] if len(parts) == 1 else f"({', '.join(parts)})"
 
 
 def _whole(ctx: RuleContext, node: ast.expr, target: str, message: str) -> bool:

@@ -595,6 +595,31 @@ def _check_finding_schema(finding: dict[str, Any]) -> None:
     assert isinstance(finding["fixed"], bool)
 
 
+def test_parametrize_rows_that_collapse_are_reported(tmp_path: Path) -> None:
+    text = (
+        "import pytest\n\n\n"
+        '@pytest.mark.parametrize("model_id", ["gpt2", "distilgpt2", "sshleifer/tiny-gpt2"])\n'
+        "def test_load(model_id):\n"
+        "    assert model_id\n\n\n"
+        '@pytest.mark.parametrize("model_id, pad", [("gpt2", 1), ("distilgpt2", 2)])\n'
+        "def test_distinct(model_id, pad):\n"
+        "    assert model_id\n"
+    )
+    write(tmp_path / "tests" / "test_rows.py", text)
+    out = run_cli("--format", "json", "tests", cwd=tmp_path)
+    findings = json.loads(out.stdout)["files"][0]["findings"]
+    infos = [f for f in findings if f["safety"] == "info"]
+    assert [(f["rule"], f["line"], f["message"]) for f in infos] == [
+        (
+            "model-id",
+            4,
+            f"'distilgpt2' and 'gpt2' both become '{SMOL}': the test now runs the same case "
+            "twice; drop one row",
+        )
+    ]
+    assert sum(f["fixed"] for f in findings) == 5  # every id is still migrated
+
+
 def test_json_schema(tmp_path: Path) -> None:
     write(tmp_path / "tests" / "test_ready.py", GPT2_TEST)
     write(tmp_path / "tests" / "test_review.py", REVIEW_TEST)
