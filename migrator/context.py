@@ -71,45 +71,6 @@ class FileContext:
     def index(self) -> AstIndex:
         return AstIndex(self.source.tree)
 
-    def touched_lines(self) -> tuple[tuple[int, int], ...]:
-        """The line ranges (1-based, inclusive, merged when they touch) that the edits and
-        markers may change; ``(n, n - 1)`` is an insertion right above line ``n`` (a marker).
-        The LibCST pass must leave every other line as it was (checked in runner._rewrite)."""
-        nodes = self.index.nodes
-        statements: list[ast.AST] = []
-        spans: list[tuple[int, int]] = []
-        for key in self.edits:
-            node = nodes[key]
-            if isinstance(node, ast.stmt):
-                statements.append(node)
-            else:
-                spans.append((node.lineno, node.end_lineno or node.lineno))  # type: ignore[attr-defined]
-        for key in self.markers:
-            first = _first_line(nodes[key])
-            spans.append((first, first - 1))
-        if self.remove_imports:
-            statements += [
-                n for n in ast.walk(self.source.tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-            ]
-        # A removed statement takes the comment lines directly above it along; blank lines
-        # around it may go with it (LibCST's RemoveImportsVisitor), and the line diff may pair
-        # either of two equal blank lines.
-        lines = self.source.lines
-        for stmt in statements:
-            first, last = _first_line(stmt), stmt.end_lineno or stmt.lineno  # type: ignore[attr-defined]
-            while first > 1 and lines[first - 2].lstrip()[:1] in ("#", ""):
-                first -= 1
-            while last < len(lines) and not lines[last].strip():
-                last += 1
-            spans.append((first, last))
-        merged: list[tuple[int, int]] = []
-        for first, last in sorted(spans):
-            if merged and first - 1 <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-            else:
-                merged.append((first, last))
-        return tuple(merged)
-
     def for_rule(self, rule_id: str) -> RuleContext:
         return RuleContext(self, rule_id)
 
@@ -199,13 +160,6 @@ class RuleContext:
 
     def record_migration(self, source_id: str, target_id: str) -> None:
         self.file.migrations.add((source_id, target_id))
-
-
-def _first_line(node: ast.AST) -> int:
-    """A node's first line, decorators included."""
-    decorators: list[ast.expr] = getattr(node, "decorator_list", None) or []
-    first: int = getattr(node, "lineno", 1)
-    return min([first, *(d.lineno for d in decorators)])
 
 
 # The rewrites behind remove/replace, and two rewrites of one node: module-level functions bound

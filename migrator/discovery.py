@@ -93,7 +93,9 @@ def discover(
     if force_exclude:
         explicit = [p for p in explicit if not _excluded(p, exclude, root)]
     candidates = explicit + walked
-    ignored = _git_ignored(walked + (explicit if force_exclude else []))
+    unreadable = [folder for folder, _ in unlisted]
+    ignored = _git_ignored(walked + unreadable + (explicit if force_exclude else []))
+    unlisted = [(folder, why) for folder, why in unlisted if folder not in ignored]
     # One entry per real file: a symlink next to its target must not be migrated twice.
     seen: dict[str, Path] = {}
     for path in candidates:

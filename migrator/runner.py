@@ -9,15 +9,16 @@ atomically, keeping the file mode.
 from __future__ import annotations
 
 import ast
-import difflib
+import contextlib
 import os
 import re
+import signal
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ from migrator.discovery import TEMP_FILE, TEMP_MARK
 from migrator.models import ModelMap
 from migrator.nodes import Edit, Key
 from migrator.registry import Rule, all_rules
-from migrator.source import Source, SourceError, split_lines
+from migrator.source import Source, SourceError
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -80,7 +81,6 @@ class Plan:
     markers: dict[Key, list[str]]
     counts: dict[str, int]
     inside: dict[Key, dict[str, tuple[int, int]]]
-    touched: tuple[tuple[int, int], ...]  # FileContext.touched_lines
     remove_imports: frozenset[tuple[str, str, str | None]]
     migrations: tuple[tuple[str, str], ...]
     suppressed: int
@@ -123,7 +123,6 @@ def analyse(path: Path, options: RunOptions) -> FileResult | Plan:
             ctx.markers,
             ctx.index.counts,
             ctx.index.inside(),
-            ctx.touched_lines(),
             frozenset(ctx.remove_imports),
             migrations,
             ctx.suppressed,
@@ -139,11 +138,11 @@ def finish(plan: Plan, options: RunOptions) -> FileResult:
     source, findings = plan.source, plan.findings
     try:
         new_text, markers = _rewrite(plan)
+        new_bytes = source.encode(new_text)
     except SourceError as exc:
         return FileResult(source.path, Status.ERROR, error=str(exc))
-    except Exception:
+    except Exception:  # as in analyse: a bug must cost one file, not the run
         return _internal_error(source.path)
-    new_bytes = source.encode(new_text)
     changed = new_bytes != source.raw
     if _needs_review(findings):
         status = Status.REVIEW
@@ -207,19 +206,21 @@ def _rewrite(plan: Plan) -> tuple[str, int]:
                 f"LibCST cannot parse this file (line {exc.raw_line}, column {exc.raw_column}: "
                 f"{exc.message}){hand}"
             ) from None
-        new, markers = apply_edits(module, plan.edits, plan.markers, plan.counts, plan.inside)
-        if plan.remove_imports:
-            new = _fix_imports(plan.remove_imports, new)
-        code = new.code
         # LibCST promises an exact round trip, but a few spellings come back normalized
-        # (``except E :`` loses its space): never let a rewrite change bytes it did not mean
-        # to. Cheap check first: every changed line lies in what the plan touches; when the
-        # diff cannot tell (or a line outside did change), regenerate the original to decide.
-        if not _only_touched(text, code, plan.touched) and (original := module.code) != text:
+        # (``except E :`` loses its space, a form feed before a statement goes): never let a
+        # rewrite change bytes it did not mean to. (A line diff limited to the edited lines
+        # was tried instead of this second codegen: it let such changes through on edited
+        # lines and grew quadratically on long files.)
+        original = module.code
+        if original != text:
             raise SourceError(
                 f"LibCST does not reproduce this file byte for byte (line "
                 f"{_first_difference(text, original)}){hand}"
             )
+        new, markers = apply_edits(module, plan.edits, plan.markers, plan.counts, plan.inside)
+        if plan.remove_imports:
+            new = _fix_imports(plan.remove_imports, new)
+        code = new.code
     except RecursionError:
         raise SourceError(f"nested too deeply for LibCST{hand}") from None
     finally:
@@ -229,17 +230,6 @@ def _rewrite(plan: Plan) -> tuple[str, int]:
     except SyntaxError as exc:
         raise RuntimeError(f"the rewrite would not parse (line {exc.lineno}: {exc.msg})") from None
     return code, markers
-
-
-def _only_touched(old: str, new: str, touched: Sequence[tuple[int, int]]) -> bool:
-    """Whether every line-level difference between ``old`` and ``new`` falls within one of the
-    ``touched`` line ranges (see FileContext.touched_lines)."""
-    matcher = difflib.SequenceMatcher(None, split_lines(old), split_lines(new), autojunk=False)
-    for tag, i1, i2, _j1, _j2 in matcher.get_opcodes():
-        # Original lines [i1, i2) (0-based) changed; i1 == i2 is an insertion before line i1.
-        if tag != "equal" and not any(f - 1 <= i1 and i2 <= last for f, last in touched):
-            return False
-    return True
 
 
 def _first_difference(old: str, new: str) -> int:
@@ -297,7 +287,11 @@ def write_atomic(path: Path, expected: bytes, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
-        if target.read_bytes() != expected:
+        current = target.read_bytes()
+        if current == data:  # already migrated (a re-run of a plan, a parallel hook run)
+            Path(tmp).unlink()
+            return
+        if current != expected:
             raise ConcurrentChange(
                 "the file changed on disk while it was being migrated; not written"
             )
@@ -417,33 +411,44 @@ def _parallel(
     forked from it, which inherit the import. This process never imports libcst, and each
     fork happens while its parent runs no thread. libcst is only imported at all once the
     pre-filter has let files through.
+
+    Lifecycle: every child closes the pipe ends it does not own, so a dead peer is noticed
+    (EOF) instead of waited for; workers die with their parent (Linux); an interrupted run
+    (Ctrl-C) or one with nothing to apply terminates the applier, which terminates its pool;
+    if the applier dies, this process applies the plans itself.
     """
     context = _fork_context()
     here, there = context.Pipe()
     applier = context.Process(
-        target=_applier, args=(there, options, jobs), name="migrate-tests-applier"
+        target=_applier,
+        args=(here, there, options, jobs, os.getpid()),
+        name="migrate-tests-applier",
     )
     applier.start()
     there.close()
     plans: list[tuple[int, Plan]] = []
-    for position, outcome in _analyse_all(files, size, options, jobs, context):
-        if isinstance(outcome, FileResult):
-            yield position, outcome
-        else:
-            plans.append((position, outcome))
-    finished: list[FileResult] = []
+    finished: list[FileResult] | None = None
     try:
+        for position, outcome in _analyse_all(files, size, options, jobs, context, here):
+            if isinstance(outcome, FileResult):
+                yield position, outcome
+            else:
+                plans.append((position, outcome))
         if plans:
-            here.send([plan for _, plan in plans])
-            finished = here.recv()
-        else:  # nothing to apply: do not wait for the applier's import to end
-            applier.kill()
-    except (EOFError, OSError):  # the applier died (killed?): apply here instead
-        finished = [finish(plan, options) for _, plan in plans]
+            try:
+                here.send([plan for _, plan in plans])
+                finished = here.recv()
+            except (EOFError, OSError):  # the applier died (killed?): apply here instead
+                finished = [finish(plan, options) for _, plan in plans]
+                if options.write:  # and remove what its workers (dead with it) left half-written
+                    folders = {plan.path.resolve().parent for _, plan in plans}
+                    clean_temp_files([f for d in folders for f in d.iterdir()])
     finally:
         here.close()
+        if finished is None:  # interrupted, or nothing to apply: no need to wait for it
+            applier.terminate()
         applier.join()
-    yield from zip([position for position, _ in plans], finished, strict=True)
+    yield from zip([position for position, _ in plans], finished or [], strict=True)
 
 
 def _analyse_all(
@@ -452,6 +457,7 @@ def _analyse_all(
     options: RunOptions,
     jobs: int,
     context: ForkContext | DefaultContext,
+    applier_end: Connection,
 ) -> Iterator[tuple[int, FileResult | Plan]]:
     all_rules()  # imported once here, inherited by the forked workers
     if size <= INLINE_ANALYSIS_BYTES:
@@ -460,31 +466,57 @@ def _analyse_all(
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(files)),
+        mp_context=context,
+        initializer=_worker_start,
+        initargs=(applier_end, os.getpid()),
+    ) as pool:
         chunk = max(1, len(files) // (jobs * 8))
         yield from enumerate(pool.map(analyse, files, [options] * len(files), chunksize=chunk))
 
 
-def _applier(conn: Connection, options: RunOptions, jobs: int) -> None:
+def _applier(
+    here: Connection, there: Connection, options: RunOptions, jobs: int, parent: int
+) -> None:
     """The second stage, in its own process: see ``_parallel``."""
+    _worker_start(here, parent)  # here: the main process's end, which only it may hold
+    signal.signal(signal.SIGTERM, _exit_now)  # -> SystemExit: the pool is terminated on the way
     try:
         import libcst  # noqa: F401  # at once: the point of this process
 
         import migrator.apply  # noqa: F401
 
-        plans: list[Plan] = conn.recv()
+        plans: list[Plan] = there.recv()
         if jobs <= 1 or len(plans) < 2:
-            conn.send([finish(plan, options) for plan in plans])
+            there.send([finish(plan, options) for plan in plans])
             return
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(
-            max_workers=min(jobs, len(plans)), mp_context=_fork_context()
-        ) as pool:
+        workers = min(jobs, len(plans))
+        with _fork_context().Pool(workers, _worker_start, (there, os.getpid())) as pool:
             chunk = max(1, len(plans) // (jobs * 4))
-            conn.send(list(pool.map(finish, plans, [options] * len(plans), chunksize=chunk)))
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
-        pass  # the main process went away or was interrupted: nothing to report to
+            there.send(pool.map(partial(finish, options=options), plans, chunksize=chunk))
+    except (EOFError, BrokenPipeError):
+        pass  # the main process went away: nothing to report to
+
+
+def _exit_now(_signum: int, _frame: object) -> None:
+    raise SystemExit(1)
+
+
+def _worker_start(inherited: Connection, parent: int) -> None:
+    """In each child: close the pipe end inherited from the process that forked it (only
+    that process talks on it; held here, its death would go unseen), let the main process
+    handle Ctrl-C, and die with the parent instead of working or waiting on for a dead one
+    (Linux's PR_SET_PDEATHSIG; elsewhere a dead peer is still seen as EOF on the pipe)."""
+    inherited.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before that took effect
+        os._exit(1)
 
 
 def _fork_context() -> ForkContext | DefaultContext:

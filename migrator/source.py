@@ -72,7 +72,15 @@ class Source:
         return Source(self.path, self.raw, self.text, self.encoding, self.bom)
 
     def encode(self, text: str) -> bytes:
-        data = text.encode(self.encoding)
+        try:
+            data = text.encode(self.encoding)
+        except UnicodeEncodeError as exc:  # e.g. a review marker quoting text, in an ascii file
+            line = text[: exc.start].count("\n") + 1
+            raise SourceError(
+                f"the rewrite needs {exc.object[exc.start : exc.end]!r} (line {line}), which the "
+                f"file's encoding {self.encoding!r} cannot represent; left unchanged: migrate it "
+                "by hand"
+            ) from None
         return codecs.BOM_UTF8 + data if self.bom else data
 
     @cached_property

@@ -1347,6 +1347,21 @@ def test_unreadable_directory(tmp_path: Path) -> None:
     assert hidden.read_bytes() == GPT2_TEST.encode()
 
 
+def test_unreadable_directory_that_git_ignores_is_not_an_error(tmp_path: Path) -> None:
+    git_init(tmp_path)
+    write(tmp_path / ".gitignore", "tests/data/\n")
+    hidden = write(tmp_path / "tests" / "data" / "test_hidden.py", GPT2_TEST)
+    write(tmp_path / "tests" / "test_a.py", GPT2_TEST)
+    hidden.parent.chmod(0)
+    try:
+        out = run_script("--check", "tests", cwd=tmp_path, prefix=_without_root_powers())
+    finally:
+        hidden.parent.chmod(0o755)
+
+    assert out.code == 1, out.stderr  # test_a.py would change; nothing else to say
+    assert "cannot list" not in out.stderr
+
+
 def test_read_only_file_under_apply(tmp_path: Path) -> None:
     # No preexec hook needed: a file without any write bit is read-only for the tool even
     # when root could write it (the user marked it so), as for editors.

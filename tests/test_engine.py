@@ -171,13 +171,64 @@ def test_an_inexact_libcst_round_trip_is_refused(tmp_path: Path, where: str) -> 
     assert target.read_text(encoding="utf-8") == INEXACT
 
 
-def test_the_cheap_line_check_sees_a_change_outside_the_touched_lines() -> None:
-    """An edit on line 4 and 6; LibCST also changed line 5 (``except E :``)."""
-    text = INEXACT.replace("tokenizer = None", 'tokenizer = AutoTokenizer.from_pretrained("gpt2")')
-    regenerated = text.replace("except ValueError :", "except ValueError:")
-    touched = ((4, 4), (6, 6))
-    assert not runner._only_touched(text, regenerated, touched)
-    assert runner._only_touched(text, regenerated, ((4, 6),))
+@pytest.mark.parametrize(
+    ("name", "data", "line"),
+    [
+        # A form feed before a statement: LibCST drops it when regenerating.
+        ("form_feed", b'from transformers import AutoTokenizer\n\n\x0cMODEL_ID = "gpt2"\n', 3),
+        # Old Mac line endings only: LibCST loses the last one.
+        (
+            "cr_only",
+            b'from transformers import AutoTokenizer\r\rtok = AutoTokenizer.from_pretrained("gpt2")\r',
+            3,
+        ),
+    ],
+)
+def test_inexact_round_trips_on_edited_lines_are_refused(
+    tmp_path: Path, name: str, data: bytes, line: int
+) -> None:
+    """The round trip is checked on the whole file, edited lines included (a line diff
+    limited to the unedited lines let these through)."""
+    target = tmp_path / f"test_{name}.py"
+    target.write_bytes(data)
+    outcome = run_script("--apply", target.name, cwd=tmp_path)
+    assert outcome.code == 2
+    assert f"{target.name}: LibCST does not reproduce this file byte for byte" in outcome.stderr
+    if name == "form_feed":
+        assert f"byte for byte (line {line})" in outcome.stderr
+    assert target.read_bytes() == data
+
+
+ASCII_FILE = """\
+# -*- coding: ascii -*-
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+
+def test_generate_from_encoded_ids():
+    tokenizer = AutoTokenizer.from_pretrained("distilgpt2")
+    model = AutoModelForCausalLM.from_pretrained("distilgpt2")
+    input_ids = tokenizer.encode("I enjoy walking with my \\u2603", return_tensors="pt")
+    greedy = model.generate(input_ids, max_length=12)
+    assert greedy.shape[0] == 1
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_rewrite_the_file_encoding_cannot_hold_is_an_error_for_that_file(
+    tmp_path: Path, jobs: str
+) -> None:
+    """The review marker quotes the decoded text (a snowman); the file is declared ascii."""
+    (tmp_path / "test_ascii.py").write_text(ASCII_FILE, encoding="ascii")
+    paths = mixed_suite(tmp_path)
+    outcome = run_script("--check", "-j", jobs, ".", cwd=tmp_path)
+    assert outcome.code == 2
+    assert "Traceback" not in outcome.stderr
+    assert (
+        "test_ascii.py: the rewrite needs '\u2603' (line 8), which the file's encoding 'ascii' "
+        "cannot represent; left unchanged: migrate it by hand" in outcome.stderr
+    ), outcome.stderr
+    assert "would change test_gpt2_0.py" in outcome.stdout  # the other files still ran
+    assert len(paths) > 8
 
 
 def test_json_of_a_parallel_run_is_stable(tmp_path: Path) -> None:

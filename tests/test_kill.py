@@ -324,3 +324,60 @@ def test_next_run_ignores_and_cleans_a_killed_runs_temp_files(tmp_path: Path) ->
     assert user_file.exists(), "the cleanup removed a file that is not a migrate-tests temp file"
     remaining = [t.relative_to(tree).as_posix() for t in _temp_files(tree)]
     assert remaining == [], f"stale migrate-tests temp files survived the next --apply: {remaining}"
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(stat.parent.name))
+    return sorted(kids)
+
+
+def test_ctrl_c_to_the_main_process_alone_stops_every_process(tmp_path: Path) -> None:
+    """SIGINT to the main process only (not its group): it stops its children too, at any
+    point, instead of waiting on them (or for them) forever."""
+    tree = tmp_path / "suite"
+    _lay(tree, _suite())
+    for delay in (0.15, 0.3, 0.6):
+        proc = subprocess.Popen(
+            [script(), "--dry-run", "--format", "json", "-j", "2", "."],
+            cwd=tree,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode in (0, 1), err  # 1: "Aborted!"; 0: done before the signal
+        assert "Traceback" not in err.decode()
+        assert _wait_group(proc.pid, reaped=False), f"processes of the run outlived it ({delay}s)"
+
+
+def test_a_killed_applier_does_not_lose_the_run(tmp_path: Path) -> None:
+    """SIGKILL of the applier (the child that applies the plans) at several points: the
+    main process applies what is left and every file ends fully migrated, exit 0."""
+    originals = _suite()
+    migrated, _ = _reference(tmp_path, originals)
+    for number, delay in enumerate((0.05, 0.25, 0.5)):
+        tree = tmp_path / f"applier-{number}"
+        _lay(tree, originals)
+        proc = subprocess.Popen(
+            [script(), "--apply", "-j", "2", "-q", "."],
+            cwd=tree,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        time.sleep(delay)
+        for child in _children(proc.pid)[:1]:  # the applier is forked first
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, (out + err).decode()
+        for name in originals:
+            assert (tree / name).read_bytes() == migrated[name], f"{delay}s: {name}"
+        assert _temp_files(tree) == []
+        assert _wait_group(proc.pid, reaped=False)
