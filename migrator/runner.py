@@ -492,9 +492,17 @@ def _applier(
             there.send([finish(plan, options) for plan in plans])
             return
         workers = min(jobs, len(plans))
-        with _fork_context().Pool(workers, _worker_start, (there, os.getpid())) as pool:
+        pool = _fork_context().Pool(workers, _worker_start, (there, os.getpid()))
+        try:
             chunk = max(1, len(plans) // (jobs * 4))
-            there.send(pool.map(partial(finish, options=options), plans, chunksize=chunk))
+            results = pool.map(partial(finish, options=options), plans, chunksize=chunk)
+        except BaseException:  # SIGTERM (SystemExit), or a worker's failure
+            pool.terminate()
+            pool.join()
+            raise
+        pool.close()  # done: the workers leave on their own
+        there.send(results)
+        pool.join()
     except (EOFError, BrokenPipeError):
         pass  # the main process went away: nothing to report to
 
@@ -510,6 +518,9 @@ def _worker_start(inherited: Connection, parent: int) -> None:
     (Linux's PR_SET_PDEATHSIG; elsewhere a dead peer is still seen as EOF on the pipe)."""
     inherited.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Terminated means gone at once: no Python-level exit (the applier's SIGTERM handler is
+    # inherited) that would wait on locks and queues shared with a pool being torn down.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         import ctypes
 
