@@ -86,19 +86,21 @@ class Plan:
     suppressed: int
 
 
-def process_file(path: Path, options: RunOptions) -> FileResult:
-    outcome = analyse(path, options)
+def process_file(path: Path, options: RunOptions, raw: bytes | None = None) -> FileResult:
+    outcome = analyse(path, options, raw)
     return outcome if isinstance(outcome, FileResult) else finish(outcome, options)
 
 
-def analyse(path: Path, options: RunOptions) -> FileResult | Plan:
-    """Read, decode and run the rules on the ``ast``: the result when no LibCST rewrite is
-    needed (or on an error), else the plan for ``finish``. Never imports libcst."""
+def analyse(path: Path, options: RunOptions, raw: bytes | None = None) -> FileResult | Plan:
+    """Decode and run the rules on the ``ast``: the result when no LibCST rewrite is needed
+    (or on an error), else the plan for ``finish``. Never imports libcst. ``raw``: the bytes
+    already read and let through by the pre-filter; without them the file is read here."""
     name = display(path)
-    raw, settled = _read(path, options)
     if raw is None:
-        assert settled is not None
-        return settled
+        raw, settled = _read(path, options)
+        if raw is None:
+            assert settled is not None
+            return settled
     try:
         source = Source.decode(name, raw)
         if source.directives.skip_file:
@@ -110,8 +112,8 @@ def analyse(path: Path, options: RunOptions) -> FileResult | Plan:
         findings = tuple(sorted(ctx.findings, key=lambda f: (f.line, f.col, f.rule)))
         migrations = tuple(sorted(ctx.migrations))
         if not (ctx.edits or ctx.markers):
-            status = Status.REVIEW if _needs_review(findings) else Status.CLEAN
             text = source.text
+            status = _status(findings, changed=False)
             return FileResult(
                 name, status, findings, text, text, suppressed=ctx.suppressed, migrations=migrations
             )
@@ -144,15 +146,9 @@ def finish(plan: Plan, options: RunOptions) -> FileResult:
     except Exception:  # as in analyse: a bug must cost one file, not the run
         return _internal_error(source.path)
     changed = new_bytes != source.raw
-    if _needs_review(findings):
-        status = Status.REVIEW
-    elif changed:
-        status = Status.READY
-    else:
-        status = Status.CLEAN
     result = FileResult(
         source.path,
-        status,
+        _status(findings, changed),
         findings=findings,
         old_text=source.text,
         new_text=new_text,
@@ -172,8 +168,10 @@ def finish(plan: Plan, options: RunOptions) -> FileResult:
     return result
 
 
-def _needs_review(findings: Sequence[Finding]) -> bool:
-    return any(f.safety is Safety.REVIEW for f in findings)
+def _status(findings: Sequence[Finding], changed: bool) -> Status:
+    if any(f.safety is Safety.REVIEW for f in findings):
+        return Status.REVIEW
+    return Status.READY if changed else Status.CLEAN
 
 
 def _internal_error(name: str) -> FileResult:
@@ -364,20 +362,20 @@ def run(
             on_done(result)
 
     todo: list[int] = []
-    size = 0
+    raws: list[bytes] = []  # of the files in todo, read once
     for index, path in enumerate(files):
         raw, quick = _read(path, options)
         if raw is not None:
             todo.append(index)
-            size += len(raw)
+            raws.append(raw)
         else:
             assert quick is not None
             done(index, quick)
     if jobs <= 1 or len(todo) < PARALLEL_THRESHOLD:
-        for index in todo:
-            done(index, process_file(files[index], options))
+        for index, raw in zip(todo, raws, strict=True):
+            done(index, process_file(files[index], options, raw))
     else:
-        for position, result in _parallel([files[i] for i in todo], size, options, jobs):
+        for position, result in _parallel([files[i] for i in todo], raws, options, jobs):
             done(todo[position], result)
     return [r for r in results if r is not None]
 
@@ -400,7 +398,7 @@ INLINE_ANALYSIS_BYTES = 64 * 1024
 
 
 def _parallel(
-    files: Sequence[Path], size: int, options: RunOptions, jobs: int
+    files: Sequence[Path], raws: Sequence[bytes], options: RunOptions, jobs: int
 ) -> Iterator[tuple[int, FileResult]]:
     """(position in ``files``, result) as each is known, in two overlapping stages.
 
@@ -429,7 +427,7 @@ def _parallel(
     plans: list[tuple[int, Plan]] = []
     finished: list[FileResult] | None = None
     try:
-        for position, outcome in _analyse_all(files, size, options, jobs, context, here):
+        for position, outcome in _analyse_all(files, raws, options, jobs, context, here):
             if isinstance(outcome, FileResult):
                 yield position, outcome
             else:
@@ -453,17 +451,18 @@ def _parallel(
 
 def _analyse_all(
     files: Sequence[Path],
-    size: int,
+    raws: Sequence[bytes],
     options: RunOptions,
     jobs: int,
     context: ForkContext | DefaultContext,
     applier_end: Connection,
 ) -> Iterator[tuple[int, FileResult | Plan]]:
     all_rules()  # imported once here, inherited by the forked workers
-    if size <= INLINE_ANALYSIS_BYTES:
-        for position, path in enumerate(files):
-            yield position, analyse(path, options)
+    if sum(map(len, raws)) <= INLINE_ANALYSIS_BYTES:
+        for position, (path, raw) in enumerate(zip(files, raws, strict=True)):
+            yield position, analyse(path, options, raw)
         return
+    # The workers read the files again: cheaper than sending them the bytes.
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(

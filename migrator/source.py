@@ -19,19 +19,6 @@ DIRECTIVE = re.compile(r"#\s*migrate-tests:\s*(ignore|skip-file)(?:\[([\w\s,-]*)
 SKIP_FILE_WINDOW = 30
 
 
-def split_lines(text: str) -> list[str]:
-    """Lines as Python's tokenizer counts them (\\r\\n, \\r, \\n; not ``str.splitlines``'
-    form feeds and Unicode separators), ends kept."""
-    out: list[str] = []
-    start = 0
-    for match in _NEWLINE.finditer(text):
-        out.append(text[start : match.end()])
-        start = match.end()
-    if start < len(text):
-        out.append(text[start:])
-    return out
-
-
 class SourceError(Exception):
     """The file cannot be read as Python source; the message says why, for the user."""
 
@@ -86,7 +73,14 @@ class Source:
     @cached_property
     def lines(self) -> list[str]:
         """Lines as Python's tokenizer counts them (\\r\\n, \\r, \\n), ends kept; index 0 = line 1."""
-        return split_lines(self.text)
+        out: list[str] = []
+        start = 0
+        for match in _NEWLINE.finditer(self.text):
+            out.append(self.text[start : match.end()])
+            start = match.end()
+        if start < len(self.text):
+            out.append(self.text[start:])
+        return out
 
     @cached_property
     def tree(self) -> ast.Module:

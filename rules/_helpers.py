@@ -511,32 +511,10 @@ class Analysis:
         self, func: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> dict[str, list[ast.Constant]]:
         out: dict[str, list[ast.Constant]] = {}
-        for deco in func.decorator_list:
-            if not isinstance(deco, ast.Call) or not deco.args:
-                continue
-            name = ast.unparse(deco.func)
-            if name.endswith("parametrize") and len(deco.args) >= 2:
-                names = _argnames(deco.args[0])
-                rows = deco.args[1]
-            elif name.endswith("expand"):
-                names = [a.arg for a in func.args.args if a.arg not in ("self", "cls")]
-                rows = deco.args[0]
-            else:
-                continue
-            if not isinstance(rows, (ast.List, ast.Tuple)):
-                continue
-            for row in rows.elts:
-                if isinstance(row, ast.Call) and ast.unparse(row.func).endswith("param"):
-                    cells = list(row.args)  # pytest.param(value, ..., marks=...)
-                elif isinstance(row, (ast.Tuple, ast.List)) and (
-                    name.endswith("expand") or len(names) > 1
-                ):
-                    cells = list(row.elts)
-                else:
-                    cells = [row]
-                for param, cell in zip(names, cells, strict=False):
-                    if isinstance(cell, ast.Constant) and isinstance(cell.value, str):
-                        out.setdefault(param, []).append(cell)
+        for names, _row, cells in parametrize_rows(func):
+            for param, cell in zip(names, cells, strict=False):
+                if isinstance(cell, ast.Constant) and isinstance(cell.value, str):
+                    out.setdefault(param, []).append(cell)
         return out
 
     def _compared_literals(self, func: ast.AST, param: str) -> list[ast.Constant]:
@@ -651,6 +629,37 @@ class Analysis:
 def analysis(ctx: RuleContext) -> Analysis:
     result: Analysis = ctx.memo("analysis", lambda: Analysis(ctx))
     return result
+
+
+def parametrize_rows(
+    func: ast.FunctionDef | ast.AsyncFunctionDef,
+) -> Iterator[tuple[list[str], ast.expr, list[ast.expr]]]:
+    """(parameter names, row, the row's cells in parameter order) for every row of a
+    ``parametrize``/``parameterized.expand`` decorator written as a literal list or tuple."""
+    for deco in func.decorator_list:
+        if not isinstance(deco, ast.Call) or not deco.args:
+            continue
+        name = ast.unparse(deco.func)
+        if name.endswith("parametrize") and len(deco.args) >= 2:
+            names = _argnames(deco.args[0])
+            rows = deco.args[1]
+        elif name.endswith("expand"):
+            names = [a.arg for a in func.args.args if a.arg not in ("self", "cls")]
+            rows = deco.args[0]
+        else:
+            continue
+        if not isinstance(rows, (ast.List, ast.Tuple)):
+            continue
+        for row in rows.elts:
+            if isinstance(row, ast.Call) and ast.unparse(row.func).endswith("param"):
+                cells = list(row.args)  # pytest.param(value, ..., marks=...)
+            elif isinstance(row, (ast.Tuple, ast.List)) and (
+                name.endswith("expand") or len(names) > 1
+            ):
+                cells = list(row.elts)
+            else:
+                cells = [row]
+            yield names, row, cells
 
 
 def _argnames(node: ast.AST) -> list[str]:

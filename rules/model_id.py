@@ -27,7 +27,7 @@ from migrator.core import Safety
 from migrator.registry import Example, declare
 
 from . import _cst
-from ._helpers import analysis, is_cli_string, token_pattern
+from ._helpers import analysis, is_cli_string, parametrize_rows, token_pattern, walk
 
 
 def check(ctx: RuleContext) -> None:
@@ -83,34 +83,21 @@ def check(ctx: RuleContext) -> None:
 def _collapsed_rows(ctx: RuleContext, migrated: dict[int, str]) -> None:
     """Two parametrize rows that differed only by GPT2 ids mapped to the same target
     (``["gpt2", "distilgpt2"]``) now run the same case twice: say so (info), keep both."""
-    for func in ast.walk(ctx.tree):
+    for func in walk(ctx.tree):
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
-        for deco in func.decorator_list:
-            if not (
-                isinstance(deco, ast.Call)
-                and ast.unparse(deco.func).endswith(("parametrize", "expand"))
-                and deco.args
-            ):
+        seen: dict[tuple[tuple[str, ...], str], ast.expr] = {}
+        for names, row, cells in parametrize_rows(func):
+            if isinstance(row, ast.Call):  # pytest.param(..., id=...): may be told apart
                 continue
-            rows = deco.args[-1] if ast.unparse(deco.func).endswith("parametrize") else deco.args[0]
-            if not isinstance(rows, (ast.List, ast.Tuple)):
-                continue
-            seen: dict[str, ast.expr] = {}
-            for row in rows.elts:
-                cells = row.elts if isinstance(row, (ast.Tuple, ast.List)) else [row]
-                if not any(id(cell) in migrated for cell in cells):
-                    seen.setdefault(_row_key(cells, migrated), row)
-                    continue
-                key = _row_key(cells, migrated)
-                first = seen.setdefault(key, row)
-                if first is not row:
-                    old = ast.unparse(first)
-                    ctx.info(
-                        row,
-                        f"{ast.unparse(row)} and {old} both become {key}: the test now runs "
-                        "the same case twice; drop one row",
-                    )
+            key = _row_key(cells, migrated)
+            first = seen.setdefault((tuple(names), key), row)
+            if first is not row and any(id(cell) in migrated for cell in cells):
+                ctx.info(
+                    row,
+                    f"{ast.unparse(row)} and {ast.unparse(first)} both become {key}: the test "
+                    "now runs the same case twice; drop one row",
+                )
 
 
 def _row_key(cells: list[ast.expr], migrated: dict[int, str]) -> str:
