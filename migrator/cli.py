@@ -165,6 +165,7 @@ def main(
             tier_targets=config.targets,
             extra={**config.map, **_parse_map(maps)},
             custom_facts=config.models,
+            consumers=frozenset(config.consumers),
         )
         chosen = _split(select) or (frozenset(config.select) if config.select is not None else None)
         ignored = (_split(ignore) or frozenset()) | frozenset(config.ignore)

@@ -31,13 +31,24 @@ class FileConfig:
     ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     markers: bool = True
+    consumers: tuple[str, ...] = ()
 
     @property
     def root(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
 
 
-_KEYS = {"target", "targets", "map", "models", "select", "ignore", "exclude", "markers"}
+_KEYS = {
+    "target",
+    "targets",
+    "map",
+    "models",
+    "select",
+    "ignore",
+    "exclude",
+    "markers",
+    "consumers",
+}
 _FACT_KEYS: dict[str, type | tuple[type, ...]] = {
     "label": str,
     "pad_token": (str, bool),  # false: the model has no pad token
@@ -96,6 +107,7 @@ def load(path: Path | None) -> FileConfig:
         ignore=_rule_list(section, "ignore", where) or (),
         exclude=_str_list(section, "exclude", where),
         markers=_bool(section, "markers", where, default=True),
+        consumers=_str_list(section, "consumers", where),
     )
 
 

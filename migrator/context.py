@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Any, Protocol
 
 from migrator.core import Finding, Safety
+from migrator.crossfile import ExternalUse, Imported
 from migrator.models import ModelMap
 from migrator.nodes import AstIndex, Edit, Key, Rewrite, ast_fingerprint, marker_text
 from migrator.source import Source
@@ -64,6 +65,10 @@ class FileContext:
     remove_imports: set[tuple[str, str, str | None]] = field(default_factory=set)
     migrations: set[tuple[str, str]] = field(default_factory=set)
     suppressed: int = 0
+    # What the cross-file pre-pass found (migrator/crossfile.py): outside uses of the names
+    # this file exports, and the decisions of the names it imports from other files.
+    external: Mapping[str, tuple[ExternalUse, ...]] = field(default_factory=dict)
+    imported: Mapping[str, Imported] = field(default_factory=dict)
     # Analyses shared by several rules, computed once per file on first use (see rules/_helpers).
     shared: dict[str, Any] = field(default_factory=dict)
 
@@ -100,7 +105,9 @@ class RuleContext:
             return True
         return False
 
-    def _finding(self, node: Span, safety: Safety, message: str, fixed: bool) -> Finding:
+    def _finding(
+        self, node: Span, safety: Safety, message: str, fixed: bool, source_id: str | None = None
+    ) -> Finding:
         end_line = node.end_lineno or node.lineno
         finding = Finding(
             rule=self.rule,
@@ -111,28 +118,41 @@ class RuleContext:
             end_col=self.source.char_col(end_line, node.end_col_offset or 0),
             message=message,
             fixed=fixed,
+            source_id=source_id,
         )
         self.file.findings.append(finding)
         return finding
 
-    def info(self, node: Span, message: str) -> None:
-        """Something worth knowing that the tool deliberately leaves alone."""
+    def info(self, node: Span, message: str, source_id: str | None = None) -> None:
+        """Something worth knowing that the tool deliberately leaves alone (``source_id``:
+        the GPT2 id the finding decides about, for the report's per-binding view)."""
         if not self._suppressed(node):
-            self._finding(node, Safety.INFO, message, fixed=False)
+            self._finding(node, Safety.INFO, message, fixed=False, source_id=source_id)
 
     def review(
-        self, node: ast.expr | ast.stmt, message: str, anchor: ast.AST | None = None
+        self,
+        node: ast.expr | ast.stmt,
+        message: str,
+        anchor: ast.AST | None = None,
+        source_id: str | None = None,
     ) -> None:
         """A human (or a test run) must decide; ``--apply`` marks the statement around
         ``anchor`` (default ``node``, which must then be an indexed kind)."""
         if self._suppressed(node):
             return
-        self._finding(node, Safety.REVIEW, message, fixed=False)
+        self._finding(node, Safety.REVIEW, message, fixed=False, source_id=source_id)
         if self.file.markers_enabled:
             key = self.file.index.key(anchor if anchor is not None else node)
             self.file.markers.setdefault(key, []).append(marker_text(self.rule, message))
 
-    def fix(self, node: Span, message: str, target: ast.AST, rewrite: Rewrite) -> bool:
+    def fix(
+        self,
+        node: Span,
+        message: str,
+        target: ast.AST,
+        rewrite: Rewrite,
+        source_id: str | None = None,
+    ) -> bool:
         """Rewrite the LibCST twin of ``target`` (an indexed node) with ``rewrite``."""
         if self._suppressed(node):
             return False
@@ -141,7 +161,7 @@ class RuleContext:
         if previous is not None:
             rewrite = partial(_chain, previous.rewrite, rewrite)
         self.file.edits[key] = Edit(key, ast_fingerprint(target), rewrite)
-        self._finding(node, Safety.FIX, message, fixed=True)
+        self._finding(node, Safety.FIX, message, fixed=True, source_id=source_id)
         return True
 
     def remove(self, stmt: ast.stmt, message: str, anchor: Span | None = None) -> bool:

@@ -26,8 +26,19 @@ class Finding:
     end_col: int
     message: str
     fixed: bool = False
+    source_id: str | None = None  # the GPT2 id whose binding this finding decides
+
+    @property
+    def decision(self) -> str | None:
+        """migrate / keep / review, for findings about a source id's binding."""
+        if self.source_id is None:
+            return None
+        return {Safety.FIX: "migrate", Safety.REVIEW: "review", Safety.INFO: "keep"}[self.safety]
 
     def as_json(self) -> dict[str, object]:
+        extra: dict[str, object] = {}
+        if self.source_id is not None:
+            extra = {"source_id": self.source_id, "decision": self.decision}
         return {
             "rule": self.rule,
             "safety": self.safety.value,
@@ -37,6 +48,7 @@ class Finding:
             "end_col": self.end_col,
             "message": self.message,
             "fixed": self.fixed,
+            **extra,
         }
 
 

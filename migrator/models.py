@@ -135,6 +135,8 @@ class ModelMap:
 
     targets: Mapping[str, str]
     custom_facts: Mapping[str, ModelFacts] = field(default_factory=dict)
+    # Callables declared in config as taking a hub id (bare names or dotted import paths).
+    consumers: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -143,6 +145,7 @@ class ModelMap:
         tier_targets: Mapping[str, str] | None = None,
         extra: Mapping[str, str] | None = None,
         custom_facts: Mapping[str, ModelFacts] | None = None,
+        consumers: frozenset[str] = frozenset(),
     ) -> ModelMap:
         per_tier = {tier: DEFAULT_TARGETS[tier] for tier in Tier}
         for name, model in (tier_targets or {}).items():
@@ -152,7 +155,12 @@ class ModelMap:
             for source, tier in SOURCE_IDS.items()
         }
         targets.update(extra or {})
-        return cls(targets=targets, custom_facts=dict(custom_facts or {}))
+        return cls(targets=targets, custom_facts=dict(custom_facts or {}), consumers=consumers)
+
+    @property
+    def target_ids(self) -> frozenset[str]:
+        """Every id the run migrates to: a tokenizer loaded from one is already migrated."""
+        return frozenset(self.targets.values())
 
     def target_of(self, source: str) -> str | None:
         return self.targets.get(source)

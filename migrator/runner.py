@@ -17,13 +17,14 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migrator.context import FileContext
 from migrator.core import FileResult, Finding, Safety, Status
+from migrator.crossfile import CrossFile, collect
 from migrator.discovery import TEMP_FILE, TEMP_MARK
 from migrator.models import ModelMap
 from migrator.nodes import Edit, Key
@@ -46,6 +47,7 @@ class RunOptions:
     rule_ids: tuple[str, ...]
     markers: bool = True
     write: bool = False
+    crossfile: CrossFile = field(default_factory=CrossFile.empty)
 
 
 @cache
@@ -106,7 +108,14 @@ def analyse(path: Path, options: RunOptions, raw: bytes | None = None) -> FileRe
         if source.directives.skip_file:
             return FileResult(name, Status.SKIPPED, error="skip-file comment")
         source.tree  # noqa: B018 - raises SourceError (syntax error with its line) before any rule runs
-        ctx = FileContext(source=source, models=options.models, markers_enabled=options.markers)
+        where = os.path.abspath(path)
+        ctx = FileContext(
+            source=source,
+            models=options.models,
+            markers_enabled=options.markers,
+            external=options.crossfile.uses.get(where, {}),
+            imported=options.crossfile.imports.get(where, {}),
+        )
         for rule in _rules(options.rule_ids):
             rule.check(ctx.for_rule(rule.id))
         findings = tuple(sorted(ctx.findings, key=lambda f: (f.line, f.col, f.rule)))
@@ -361,10 +370,15 @@ def run(
         if on_done is not None:
             on_done(result)
 
+    if not options.crossfile.uses and not options.crossfile.imports:
+        options = replace(options, crossfile=collect(files, options.models))
+    # Files that take a fixture or constant from another file are analysed even when they
+    # never mention GPT2 themselves: the binding reaches them.
+    importers = set(options.crossfile.imports)
     todo: list[int] = []
     raws: list[bytes] = []  # of the files in todo, read once
     for index, path in enumerate(files):
-        raw, quick = _read(path, options)
+        raw, quick = _read(path, options, force=os.path.abspath(path) in importers)
         if raw is not None:
             todo.append(index)
             raws.append(raw)
@@ -380,14 +394,16 @@ def run(
     return [r for r in results if r is not None]
 
 
-def _read(path: Path, options: RunOptions) -> tuple[bytes | None, FileResult | None]:
+def _read(
+    path: Path, options: RunOptions, force: bool = False
+) -> tuple[bytes | None, FileResult | None]:
     """The file's bytes, or the result when reading or the pre-filter settles it already
-    (unreadable, or cannot match)."""
+    (unreadable, or cannot match; ``force``: the pre-filter does not apply)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         return None, FileResult(display(path), Status.ERROR, error=_os_reason(exc))
-    if not _prefilter(tuple(options.models.targets)).search(raw):
+    if not force and not _prefilter(tuple(options.models.targets)).search(raw):
         return None, FileResult(display(path), Status.CLEAN)
     return raw, None
 

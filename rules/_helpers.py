@@ -17,16 +17,22 @@ from typing import Any, TypeVar
 from migrator.context import RuleContext
 from migrator.models import ModelMap
 
+from ._analysis.bindings import Binding, Bindings, hub_client_file
+
 T = TypeVar("T")
 
 # Module and parameter names that only exist because the model is GPT2: a test that mentions
 # them tests GPT2 itself, and swapping the model would break or void it.
 INTERNALS = re.compile(
     r"\b(c_attn|c_proj|c_fc|wte|wpe|GPT2Block|GPT2Attention|GPT2MLP|Conv1D|fan_in_fan_out)\b"
+    # GPT2Config's own field names, read off a loaded model (``model.config.n_embd``).
+    r"|\.(n_embd|n_layer|n_head|n_positions|n_ctx|n_inner)\b"
     r"|\btransformer\.h\b"
 )
 RAISES = re.compile(r"\b(assertRaises\w*|raises)\(")
 PAD_ERROR = re.compile(r"pad(ding)?[ _]?token", re.IGNORECASE)
+# A test that removes the pad token itself asserts an error any model raises without one.
+UNSETS_PAD = re.compile(r"\.pad_token(_id)?\s*=\s*None\b")
 # Called with a model id as argument, these test or cut substrings: the literal is a pattern.
 SUBSTRING_METHODS = frozenset(
     {
@@ -51,6 +57,8 @@ SUBSTRING_METHODS = frozenset(
 )
 REGEX_FUNCTIONS = frozenset({"search", "match", "fullmatch", "sub", "findall", "finditer"})
 MODEL_LIKE = re.compile(r"^[\w.-]+/[\w.-]+$")
+# A bare architecture name: "llama", "gpt_neox", "t5", "bert" (no org, no size suffix).
+MODEL_TYPE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 SETUP_NAMES = frozenset(
     {"setUp", "setUpClass", "setup_method", "setup_class", "setUpModule", "__init__"}
 )
@@ -90,6 +98,14 @@ class LabelGroup:
     param: str
     nodes: list[ast.Constant]
     values: frozenset[str]  # every value the parameter takes
+
+
+CODE = re.compile(r"^\s*(import \w|from [\w.]+ import |def \w|class \w)|from_pretrained\(", re.M)
+
+
+def is_code_string(value: str) -> bool:
+    """A string of Python code (a snippet a test runs or writes out)."""
+    return "\n" in value and bool(CODE.search(value))
 
 
 def is_cli_string(value: str) -> bool:
@@ -142,6 +158,62 @@ class Analysis:
     def module_alias(self, name: str) -> str | None:
         return self.module_aliases.get(name)
 
+    @property
+    def nodes(self) -> list[ast.AST]:
+        return walk(self.tree)
+
+    @staticmethod
+    def walk(node: ast.AST) -> list[ast.AST]:
+        return walk(node)
+
+    @cached_property
+    def functions_named(self) -> dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
+        out: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+        for node in walk(self.tree):
+            if isinstance(node, FUNCS):
+                out.setdefault(node.name, []).append(node)
+        return out
+
+    @cached_property
+    def local_classes(self) -> frozenset[str]:
+        return frozenset(n.name for n in walk(self.tree) if isinstance(n, ast.ClassDef))
+
+    @cached_property
+    def hub_client_file(self) -> bool:
+        return hub_client_file(self.imports, self.module_aliases)
+
+    @cached_property
+    def binding_set(self) -> Bindings:
+        """Every binding of the file's whole-value id literals (see _analysis/bindings)."""
+        literals: list[ast.expr] = [
+            node
+            for node, value in self.strings
+            if self.models.target_of(value) is not None
+            and id(node) not in self.docstrings
+            and id(node) not in self.labels  # labels follow their model (model-labels)
+            and not self.in_fstring(node)
+        ]
+        for fstring in self.fstrings:
+            if not self.in_fstring(fstring) and all(
+                isinstance(p, ast.Constant) for p in fstring.values
+            ):
+                text = "".join(str(p.value) for p in fstring.values)  # type: ignore[attr-defined]
+                if self.models.target_of(text) is not None:
+                    literals.append(fstring)
+        return Bindings(self, literals)
+
+    def binding(self, node: ast.AST) -> Binding | None:
+        return self.binding_set.of.get(id(node))
+
+    def model_type_peers(self, elts: list[ast.expr]) -> bool:
+        """Bare names of architectures next to each other (``["gpt2", "llama", "opt"]``):
+        model types, not checkpoints."""
+        values = [e.value for e in elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        others = [v for v in values if self.models.target_of(v) is None]
+        types = [v for v in others if MODEL_TYPE.match(v)]
+        # Real tables carry a few test names too ("mistral-nemo"): most entries decide.
+        return bool(types) and len(types) >= 0.75 * len(others)
+
     # -- where a node sits ------------------------------------------------------------------
 
     def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
@@ -149,6 +221,13 @@ class Analysis:
         while current is not None:
             yield current
             current = self.parent.get(id(current))
+
+    def statement_of(self, node: ast.AST) -> ast.AST:
+        """The statement around ``node`` (its review marker goes above it)."""
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, ast.stmt):
+                return ancestor
+        return node
 
     def in_fstring(self, node: ast.AST) -> bool:
         return any(isinstance(a, ast.JoinedStr) for a in self.ancestors(node))
@@ -197,7 +276,7 @@ class Analysis:
         match = INTERNALS.search(text)
         if match:
             return match.group(0)
-        if PAD_ERROR.search(text) and RAISES.search(text):
+        if PAD_ERROR.search(text) and RAISES.search(text) and not UNSETS_PAD.search(text):
             return "an assertion on the missing-pad-token error"
         return None
 
@@ -208,7 +287,21 @@ class Analysis:
     # -- decisions about whole-value ids ----------------------------------------------------
 
     def leave_reason(self, node: ast.expr) -> Leave | None:
-        """Why the whole-value id literal ``node`` must stay, or None to migrate it."""
+        """Why the whole-value id literal ``node`` must stay (its binding is kept), or None."""
+        binding = self.binding(node)
+        if binding is not None:
+            return Leave(binding.reason) if binding.decision == "keep" else None
+        return self.literal_leave(node)
+
+    def review_reason(self, node: ast.expr) -> str | None:
+        """Why the id literal ``node`` is for a human to migrate (its binding is review)."""
+        binding = self.binding(node)
+        if binding is not None and binding.decision == "review":
+            return binding.reason
+        return None
+
+    def literal_leave(self, node: ast.expr) -> Leave | None:
+        """What about this literal itself (not its binding) says it must stay."""
         if self.subject_import:
             return Leave(f"the file tests GPT2 itself (imports {self.subject_import})")
         if self.subject_path:
@@ -224,14 +317,11 @@ class Analysis:
         if compared is not None and isinstance(node, ast.Constant):
             for row in self.parametrized(compared[0]).get(compared[1], []):
                 if row.value == node.value and row is not node:
-                    reason = self.leave_reason(row)
+                    reason = self.literal_leave(row)
                     if reason is not None:
                         return Leave(
                             f"compared with a parameter whose {row.value!r} row stays: {reason.reason}"
                         )
-        internals = self.internals_for(node)
-        if internals:
-            return Leave(f"the test relies on GPT2 ({internals}); swapping the model would void it")
         other = self.coverage_peer(node)
         if other:
             return Leave(
@@ -606,6 +696,8 @@ class Analysis:
         literal = self.migrated_id(expr)
         if literal is not None:
             return literal
+        if isinstance(expr, ast.Name) and self._imported_id(expr) is not None:
+            return self._imported_id(expr)
         if isinstance(expr, ast.Name):
             scope = self.scope_name(expr)
             while True:
@@ -624,6 +716,24 @@ class Analysis:
             if cls is not None:
                 return self.bindings.get((cls.name, f"self.{expr.attr}"))
         return None
+
+    def _imported_id(self, name: ast.Name) -> str | None:
+        """A constant imported from, or a fixture returning an id defined in, another file
+        whose binding migrates (the cross-file pre-pass decided it there)."""
+        imported = self.ctx.file.imported.get(name.id)
+        if (
+            imported is None
+            or imported.kind != "id"
+            or imported.decision != "migrate"
+            or not imported.in_run
+        ):
+            return None
+        if self.binding_set.resolve(name)[0] not in ("", *self._param_scopes(name)):
+            return None
+        return imported.source
+
+    def _param_scopes(self, name: ast.Name) -> list[str]:
+        return [self.qualname(f) for f in self.ancestors(name) if isinstance(f, FUNCS)]
 
 
 def analysis(ctx: RuleContext) -> Analysis:

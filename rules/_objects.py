@@ -199,7 +199,7 @@ class Objects:
                     return None
                 if expr.id in {a.arg for a in [*scope.args.args, *scope.args.kwonlyargs]}:
                     fixture = out.get(("fixture", expr.id))
-                    return fixture[-1].origin if fixture else None
+                    return fixture[-1].origin if fixture else self._imported(expr.id)
             module = out.get(("", expr.id))
             return module[-1].origin if module else None
         if (
@@ -221,6 +221,18 @@ class Objects:
             if entries and len({b.origin for b in entries}) == 1:
                 return entries[0].origin
         return None
+
+    def _imported(self, name: str) -> Origin | None:
+        """A fixture of a conftest.py in another file, when its binding migrates there."""
+        imported = self.found.ctx.file.imported.get(name)
+        if (
+            imported is None
+            or imported.kind == "id"
+            or imported.decision != "migrate"
+            or not imported.in_run
+        ):
+            return None
+        return Origin(imported.kind, frozenset({imported.source}), frozenset())
 
     def origin(self, expr: ast.AST) -> Origin | None:
         """Where the object ``expr`` evaluates to comes from, or None if unknown."""

@@ -1,19 +1,29 @@
 """Replace GPT2 checkpoint ids with the target instruct model's id.
 
 GPT2 has no chat template and no pad token, so a suite that still loads ``"gpt2"`` does not test
-what production runs. Every string literal whose whole value is a GPT2 checkpoint id becomes
-the target id (``real`` checkpoints -> ``HuggingFaceTB/SmolLM2-135M-Instruct``, tiny random
-ones -> ``trl-internal-testing/tiny-Qwen2ForCausalLM-2.5``, or ``--target``), wherever it sits.
-Inside command lines and key=value argument strings the id is replaced only as a whole token,
-including in the literal parts of f-strings (``f"--model_name_or_path gpt2 --output_dir {d}"``).
+what production runs. A string literal whose whole value is a GPT2 checkpoint id becomes the
+target id (``real`` checkpoints -> ``HuggingFaceTB/SmolLM2-135M-Instruct``, tiny random ones ->
+``trl-internal-testing/tiny-Qwen2ForCausalLM-2.5``, or ``--target``) when its *binding* migrates:
+the id, every object loaded from it and everywhere those flow (names, ``self.`` attributes,
+helpers, fixtures, parametrize values) get one decision, from all of its evidence.
 
-Left alone and reported as info: ids in comments and docstrings; ids inside a collection that
-enumerates several architectures (coverage); files and tests whose subject is GPT2 itself
-(imports from ``transformers.models.gpt2``, a ``models/gpt2/`` path, GPT2 internals such as
-``c_attn`` or ``Conv1D``); the base of a GPT2-derived artefact (an adapter trained on GPT2);
-``"gpt2" in model_id`` substring tests; and branch labels (``model-labels`` handles those).
-Also reported as info: parametrize rows that become identical because two GPT2 ids map to
-the same target (``["gpt2", "distilgpt2"]``): the test would run the same case twice.
+Migrate: the id reaches only consumers known to take a hub id (transformers/trl/peft
+``from_pretrained``, ``pipeline``, trainer ``model=``, fields and flags named for a model or
+tokenizer such as ``model_name_or_path=`` or ``--model_name_or_path``). Inside command lines
+and key=value strings the id is replaced only as a whole token after such an option, including
+in the literal parts of f-strings.
+
+Keep (info): GPT2 itself is needed somewhere in the binding (internals such as ``c_attn``,
+``transformer.h`` or ``n_embd`` in any function that uses it, a file importing
+``transformers.models.gpt2``), the id enumerates architectures (coverage), it is the base of a
+GPT2-derived artefact, it is a name rather than a checkpoint (a model type, a table key, a
+template or directory name), a repository name in a huggingface_hub test, a substring test,
+or a branch label (``model-labels``). Ids in comments and docstrings are reported too.
+
+Review: the id reaches a loader not known to take a hub id (a project's own wrapper, an
+interpretability library's registry; declare more with ``consumers`` in the config), an
+option not named for a model, or a string of Python code. Also reported as info: parametrize
+rows that become identical because two GPT2 ids map to the same target.
 """
 
 from __future__ import annotations
@@ -27,7 +37,15 @@ from migrator.core import Safety
 from migrator.registry import Example, declare
 
 from . import _cst
-from ._helpers import analysis, is_cli_string, parametrize_rows, token_pattern, walk
+from ._analysis.consumers import is_model_field
+from ._helpers import (
+    analysis,
+    is_cli_string,
+    is_code_string,
+    parametrize_rows,
+    token_pattern,
+    walk,
+)
 
 
 def check(ctx: RuleContext) -> None:
@@ -43,13 +61,13 @@ def check(ctx: RuleContext) -> None:
             continue
         target = ctx.models.target_of(value)
         if target is not None:
-            reason = found.leave_reason(node)
-            if reason is not None:
-                ctx.info(node, f"{value!r} left as is: {reason.reason}")
-                continue
-            if _whole(ctx, node, target, f"{value!r} -> {target!r}"):
+            if _decided(ctx, node, value) and _whole(
+                ctx, node, target, f"{value!r} -> {target!r}", value
+            ):
                 ctx.record_migration(value, target)
                 migrated[id(node)] = target
+        elif is_code_string(value) and pattern.search(value):
+            _in_code(ctx, node, pattern)
         elif is_cli_string(value) and pattern.search(value):
             _tokens(ctx, node, value, pattern)
     if migrated:
@@ -65,10 +83,9 @@ def check(ctx: RuleContext) -> None:
         literal_only = all(isinstance(part, ast.Constant) for part in fstring.values)
         target = ctx.models.target_of(text) if literal_only else None
         if target is not None:
-            reason = found.leave_reason(fstring)
-            if reason is not None:
-                ctx.info(fstring, f"{text!r} left as is: {reason.reason}")
-            elif _whole(ctx, fstring, target, f"{text!r} -> {target!r}"):
+            if _decided(ctx, fstring, text) and _whole(
+                ctx, fstring, target, f"{text!r} -> {target!r}", text
+            ):
                 ctx.record_migration(text, target)
         elif is_cli_string(text) and pattern.search(text):
             _tokens(ctx, fstring, text, pattern)
@@ -78,6 +95,48 @@ def check(ctx: RuleContext) -> None:
                 before = len(ctx.source.lines[line - 1][:col].encode("utf-8"))
                 where = Where(line, before, line, before + len(text.encode("utf-8")))
                 ctx.info(where, "GPT2 id mentioned in a comment: update the prose by hand")
+
+
+def _decided(ctx: RuleContext, node: ast.expr, value: str) -> bool:
+    """True when the literal's binding migrates; otherwise say why it stays (info: kept,
+    review: a human must decide)."""
+    found = analysis(ctx)
+    reason = found.leave_reason(node)
+    if reason is not None:
+        ctx.info(node, f"{value!r} left as is: {reason.reason}", source_id=value)
+        return False
+    review = found.review_reason(node)
+    if review is not None:
+        ctx.review(
+            node,
+            f"{value!r} not migrated: {review}",
+            anchor=found.statement_of(node),
+            source_id=value,
+        )
+        return False
+    return True
+
+
+def _in_code(ctx: RuleContext, node: ast.Constant, pattern: re.Pattern[str]) -> None:
+    """An id inside a string of Python code (a snippet run later, a doc example): what the
+    code does with it is not visible to the analysis."""
+    found = analysis(ctx)
+    reason = found.literal_leave(node)
+    found_ids = sorted({m.group(1) for m in pattern.finditer(str(node.value))})
+    if reason is not None:
+        ctx.info(
+            node,
+            f"GPT2 id in a string of code left as is: {reason.reason}",
+            source_id=found_ids[0],
+        )
+        return
+    ctx.review(
+        node,
+        f"GPT2 id {', '.join(found_ids)} inside a string of Python code: the tool cannot see "
+        "what that code loads it with; migrate it by hand",
+        anchor=found.statement_of(node),
+        source_id=found_ids[0],
+    )
 
 
 def _collapsed_rows(ctx: RuleContext, migrated: dict[int, str]) -> None:
@@ -106,11 +165,11 @@ def _row_key(cells: list[ast.expr], migrated: dict[int, str]) -> str:
     return parts[0] if len(parts) == 1 else f"({', '.join(parts)})"
 
 
-def _whole(ctx: RuleContext, node: ast.expr, target: str, message: str) -> bool:
+def _whole(ctx: RuleContext, node: ast.expr, target: str, message: str, source: str) -> bool:
     """Replace a literal whose whole value is a source id: a plain string keeps its prefix and
     quotes; an implicit concatenation that spells the id becomes one literal in its place;
     a placeholder-free f-string keeps its ``f``."""
-    return ctx.fix(node, message, node, partial(_cst.whole_string, target))
+    return ctx.fix(node, message, node, partial(_cst.whole_string, target), source_id=source)
 
 
 def _tokens(
@@ -118,8 +177,20 @@ def _tokens(
 ) -> None:
     kind = "command line" if re.search(r"(^|\s)-", value) else "key=value argument string"
     reason = analysis(ctx).leave_reason(node)
+    first = min((m.group(1) for m in pattern.finditer(value)), key=value.find)
     if reason is not None:
-        ctx.info(node, f"GPT2 id in a {kind} left as is: {reason.reason}")
+        ctx.info(node, f"GPT2 id in a {kind} left as is: {reason.reason}", source_id=first)
+        return
+    flags = {_flag_before(value[: m.start()]) for m in pattern.finditer(value)}
+    unknown = sorted(f for f in flags if not is_model_field(f))
+    if unknown:
+        ctx.review(
+            node,
+            f"GPT2 id after {unknown[0]!r} in a {kind}: not an option known to take a model; "
+            "migrate it by hand",
+            anchor=analysis(ctx).statement_of(node),
+            source_id=first,
+        )
         return
     sources = sorted({m.group(1) for m in pattern.finditer(value)})
     targets = {s: ctx.models.target_of(s) or s for s in sources}
@@ -129,9 +200,15 @@ def _tokens(
     spots = list(pattern.finditer(ctx.source.segment(node)))
     where = Where.inside(ctx.source, node, spots[0].start(), spots[-1].end()) if spots else node
     rewrite = partial(_cst.sub_tokens, pattern, targets)
-    if ctx.fix(where, f"in a {kind}: {changes}", node, rewrite):
+    if ctx.fix(where, f"in a {kind}: {changes}", node, rewrite, source_id=first):
         for source_id in sources:
             ctx.record_migration(source_id, targets[source_id])
+
+
+def _flag_before(text: str) -> str:
+    """The option (``--model_name_or_path``) or key (``pretrained=``) a token follows."""
+    match = re.search(r"(--?[\w.-]+|[\w.-]+(?==))[\s=]*['\"]?$", text)
+    return match.group(1) if match else "(a positional argument)"
 
 
 _COMMENT = re.compile(r"#[^\n]*gpt2", re.IGNORECASE)
@@ -159,8 +236,14 @@ RULE = declare(
     order=20,
     examples=(
         Example(
-            before='model = AutoModelForCausalLM.from_pretrained("gpt2")\n',
-            after='model = AutoModelForCausalLM.from_pretrained("HuggingFaceTB/SmolLM2-135M-Instruct")\n',
+            before=(
+                "from transformers import AutoModelForCausalLM\n\n"
+                'model = AutoModelForCausalLM.from_pretrained("gpt2")\n'
+            ),
+            after=(
+                "from transformers import AutoModelForCausalLM\n\n"
+                'model = AutoModelForCausalLM.from_pretrained("HuggingFaceTB/SmolLM2-135M-Instruct")\n'
+            ),
         ),
         Example(
             before='cmd = "trl sft --model_name_or_path hf-internal-testing/tiny-random-gpt2 --max_steps 1"\n',

@@ -92,7 +92,7 @@ def _rename(ctx: RuleContext, found: Analysis, group: LabelGroup) -> None:
 
     for node in group.nodes:
         message = f"label {node.value!r} -> {label!r} (rows and comparisons of {group.param!r})"
-        ctx.fix(node, message, node, partial(_cst.set_string, label))
+        ctx.fix(node, message, node, partial(_cst.set_string, label), source_id=str(node.value))
 
 
 def _statement(found: Analysis, node: ast.AST) -> ast.AST:

@@ -369,9 +369,23 @@ def test_recursive_quoted_glob(tmp_path: Path) -> None:
 # -- --target, --map, --select, --ignore -------------------------------------------------------
 
 TWO_TIERS = """\
+from transformers import AutoTokenizer
+
 REAL = "gpt2"
 TINY = "hf-internal-testing/tiny-random-gpt2"
+TOKENIZERS = [AutoTokenizer.from_pretrained(name) for name in (REAL, TINY)]
 """
+
+
+def loading(assignments: str) -> str:
+    """Module constants (``A = "gpt2"``...) and a line that loads each of them: an id is only
+    migrated where it reaches a loader."""
+    names = [line.split(" = ")[0] for line in assignments.splitlines()]
+    return (
+        "from transformers import AutoTokenizer\n\n"
+        + assignments
+        + f"TOKENIZERS = [AutoTokenizer.from_pretrained(n) for n in ({', '.join(names)},)]\n"
+    )
 
 
 def test_default_targets_follow_the_tier(tmp_path: Path) -> None:
@@ -380,7 +394,9 @@ def test_default_targets_follow_the_tier(tmp_path: Path) -> None:
     out = run_cli("--apply", "tests", cwd=tmp_path)
 
     assert out.code == 0, out.stderr
-    assert target.read_text() == f'REAL = "{SMOL}"\nTINY = "{TINY_QWEN}"\n'
+    assert target.read_text() == TWO_TIERS.replace('"gpt2"', f'"{SMOL}"').replace(
+        '"hf-internal-testing/tiny-random-gpt2"', f'"{TINY_QWEN}"'
+    )
 
 
 def test_target_replaces_every_tier(tmp_path: Path) -> None:
@@ -389,7 +405,9 @@ def test_target_replaces_every_tier(tmp_path: Path) -> None:
     out = run_cli("--apply", "--target", TINY_LLAMA, "tests", cwd=tmp_path)
 
     assert out.code == 0, out.stderr
-    assert target.read_text() == f'REAL = "{TINY_LLAMA}"\nTINY = "{TINY_LLAMA}"\n'
+    assert target.read_text() == TWO_TIERS.replace('"gpt2"', f'"{TINY_LLAMA}"').replace(
+        '"hf-internal-testing/tiny-random-gpt2"', f'"{TINY_LLAMA}"'
+    )
 
 
 def test_large_target_gets_a_memory_warning(tmp_path: Path) -> None:
@@ -403,7 +421,7 @@ def test_large_target_gets_a_memory_warning(tmp_path: Path) -> None:
 
 
 def test_map_makes_a_custom_id_a_source(tmp_path: Path) -> None:
-    text = 'from transformers import AutoModelForCausalLM\n\nMODEL = "my-org/tiny-causal-lm"\n'
+    text = loading('MODEL = "my-org/tiny-causal-lm"\n')
     target = write(tmp_path / "tests" / "test_a.py", text)
 
     unmapped = run_cli("--apply", "tests", cwd=tmp_path)
@@ -419,16 +437,17 @@ def test_map_makes_a_custom_id_a_source(tmp_path: Path) -> None:
 
 
 def test_map_overrides_a_builtin_mapping(tmp_path: Path) -> None:
-    target = write(tmp_path / "tests" / "test_a.py", 'A = "gpt2"\nB = "distilgpt2"\n')
+    text = loading('A = "gpt2"\nB = "distilgpt2"\n')
+    target = write(tmp_path / "tests" / "test_a.py", text)
 
     out = run_cli("--apply", "--map", f"gpt2={TINY_LLAMA}", "tests", cwd=tmp_path)
 
     assert out.code == 0, out.stderr
-    assert target.read_text() == f'A = "{TINY_LLAMA}"\nB = "{SMOL}"\n'
+    assert target.read_text() == loading(f'A = "{TINY_LLAMA}"\nB = "{SMOL}"\n')
 
 
 def test_map_is_repeatable(tmp_path: Path) -> None:
-    target = write(tmp_path / "tests" / "test_a.py", 'A = "org/one"\nB = "org/two"\n')
+    target = write(tmp_path / "tests" / "test_a.py", loading('A = "org/one"\nB = "org/two"\n'))
 
     out = run_cli(
         "--apply",
@@ -441,7 +460,7 @@ def test_map_is_repeatable(tmp_path: Path) -> None:
     )
 
     assert out.code == 0, out.stderr
-    assert target.read_text() == f'A = "{TINY_QWEN}"\nB = "{SMOL}"\n'
+    assert target.read_text() == loading(f'A = "{TINY_QWEN}"\nB = "{SMOL}"\n')
 
 
 def test_malformed_map_is_a_usage_error(tmp_path: Path) -> None:
@@ -597,13 +616,14 @@ def _check_finding_schema(finding: dict[str, Any]) -> None:
 
 def test_parametrize_rows_that_collapse_are_reported(tmp_path: Path) -> None:
     text = (
-        "import pytest\n\n\n"
+        "import pytest\n"
+        "from transformers import AutoTokenizer\n\n\n"
         '@pytest.mark.parametrize("model_id", ["gpt2", "distilgpt2", "sshleifer/tiny-gpt2"])\n'
         "def test_load(model_id):\n"
-        "    assert model_id\n\n\n"
+        "    assert AutoTokenizer.from_pretrained(model_id)\n\n\n"
         '@pytest.mark.parametrize("model_id, pad", [("gpt2", 1), ("distilgpt2", 2)])\n'
         "def test_distinct(model_id, pad):\n"
-        "    assert model_id\n"
+        "    assert AutoTokenizer.from_pretrained(model_id)\n"
     )
     write(tmp_path / "tests" / "test_rows.py", text)
     out = run_cli("--format", "json", "tests", cwd=tmp_path)
@@ -612,7 +632,7 @@ def test_parametrize_rows_that_collapse_are_reported(tmp_path: Path) -> None:
     assert [(f["rule"], f["line"], f["message"]) for f in infos] == [
         (
             "model-id",
-            4,
+            5,
             f"'distilgpt2' and 'gpt2' both become '{SMOL}': the test now runs the same case "
             "twice; drop one row",
         )
@@ -1111,13 +1131,15 @@ def test_output_order_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_ignore_comment_keeps_the_line(tmp_path: Path) -> None:
-    text = 'KEEP = "gpt2"  # migrate-tests: ignore\nMODEL = "gpt2"\n'
+    text = loading('KEEP = "gpt2"  # migrate-tests: ignore\nMODEL = "gpt2"\n')
     target = write(tmp_path / "tests" / "test_a.py", text)
 
     out = run_cli("--apply", "--format", "json", "tests", cwd=tmp_path)
 
     assert out.code == 0, out.stderr
-    assert target.read_text() == f'KEEP = "gpt2"  # migrate-tests: ignore\nMODEL = "{SMOL}"\n'
+    assert target.read_text() == loading(
+        f'KEEP = "gpt2"  # migrate-tests: ignore\nMODEL = "{SMOL}"\n'
+    )
     data = report_json(out)
     assert data["files"][0]["suppressed"] == 1
     assert data["summary"]["suppressed"] == 1
@@ -1135,7 +1157,7 @@ def test_ignore_is_counted_in_the_text_report(tmp_path: Path) -> None:
 
 
 def test_ignore_with_rule_ids(tmp_path: Path) -> None:
-    text = (
+    text = loading(
         'KEEP = "gpt2"  # migrate-tests: ignore[model-id]\n'
         'OTHER = "gpt2"  # migrate-tests: ignore[auto-classes]\n'
         'MODEL = "gpt2"\n'
@@ -1145,7 +1167,7 @@ def test_ignore_with_rule_ids(tmp_path: Path) -> None:
     out = run_cli("--apply", "--format", "json", "tests", cwd=tmp_path)
 
     assert out.code == 0, out.stderr
-    assert target.read_text() == (
+    assert target.read_text() == loading(
         'KEEP = "gpt2"  # migrate-tests: ignore[model-id]\n'
         f'OTHER = "{SMOL}"  # migrate-tests: ignore[auto-classes]\n'
         f'MODEL = "{SMOL}"\n'
@@ -1228,7 +1250,10 @@ def test_undecodable_bytes(tmp_path: Path) -> None:
 
 
 def test_latin1_file_with_coding_cookie_stays_latin1(tmp_path: Path) -> None:
-    raw = '# -*- coding: latin-1 -*-\nNAME = "café"\nMODEL = "gpt2"\n'.encode("latin-1")
+    raw = (
+        '# -*- coding: latin-1 -*-\nfrom transformers import AutoTokenizer\n\nNAME = "café"\n'
+        'MODEL = "gpt2"\nTOKENIZER = AutoTokenizer.from_pretrained(MODEL)\n'
+    ).encode("latin-1")
     target = write(tmp_path / "tests" / "test_a.py", raw)
 
     out = run_script("--apply", "tests", cwd=tmp_path)
@@ -1251,7 +1276,10 @@ def test_utf8_bom_is_kept(tmp_path: Path) -> None:
 
 def test_crlf_and_mixed_line_endings_are_kept(tmp_path: Path) -> None:
     crlf = GPT2_TEST.replace("\n", "\r\n").encode()
-    mixed = b'import os\r\nMODEL = "gpt2"\nOTHER = "distilgpt2"\r\n\r\ndef test_x():\n    return os.sep\r\n'
+    mixed = (
+        b'from transformers import AutoTokenizer\r\nMODEL = "gpt2"\nOTHER = "distilgpt2"\r\n\r\n'
+        b"def test_x():\n    return AutoTokenizer.from_pretrained(MODEL or OTHER)\r\n"
+    )
     crlf_file = write(tmp_path / "tests" / "test_crlf.py", crlf)
     mixed_file = write(tmp_path / "tests" / "test_mixed.py", mixed)
 
@@ -1488,7 +1516,9 @@ def test_rollout_command_repeats_the_options(tmp_path: Path) -> None:
         [script(), *command[1:]], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
-    assert ready.read_text() == f'REAL = "{TINY_QWEN}"\nTINY = "{TINY_QWEN}"\n'
+    assert ready.read_text() == TWO_TIERS.replace('"gpt2"', f'"{TINY_QWEN}"').replace(
+        '"hf-internal-testing/tiny-random-gpt2"', f'"{TINY_QWEN}"'
+    )
 
 
 def test_rollout_plan_lists_review_error_and_clean_files(tmp_path: Path) -> None:

@@ -1,0 +1,255 @@
+"""Facts that cross files: fixtures of a ``conftest.py`` and module constants used elsewhere.
+
+A binding does not stop at the file that holds the literal: a ``conftest.py`` fixture that
+returns a model loaded from ``"gpt2"`` is used by tests in other files (which may index
+``model.transformer.h``), and ``MODEL_ID = "gpt2"`` in a constants module is loaded by the
+files that import it. The engine runs a cheap pre-pass (``migrator/crossfile.py``) that reads
+those other files; this module runs it and holds what it hands to the per-file analysis:
+
+- to the exporting file, every outside use of an exported name (``ExternalUse``): which
+  consumer it reaches and which GPT2 internals the functions using it touch;
+- to each importing file, the exporter's decision for that name (``Imported``), so the same
+  binding gets the same decision everywhere (a fixture's tokenizer is migrated in the tests
+  that take it exactly when the fixture's id is).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from migrator.models import ModelMap
+
+
+@dataclass(frozen=True)
+class ExternalUse:
+    """A use, in another file, of a name this file exports."""
+
+    path: str
+    line: int
+    known: bool | None  # reaches a known consumer / an unknown one / neither (None)
+    what: str  # the consumer, or the GPT2 internals its function touches
+    internals: bool = False  # ``what`` is GPT2 internals (evidence to keep the binding)
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A name another file exports, and its binding's decision."""
+
+    name: str
+    source: str  # the GPT2 id
+    decision: str  # migrate | keep | review
+    kind: str  # "id" (a constant, a fixture returning the id) or tokenizer/model/processor
+    where: str  # "tests/conftest.py:12"
+    # The exporter is migrated in this run too: only then may the importer drop what the
+    # GPT2 binding needed (a staged rollout must not break the tests in between).
+    in_run: bool = True
+
+
+@dataclass(frozen=True)
+class CrossFile:
+    """Per file (resolved path): the outside uses of its exports, and what it imports."""
+
+    uses: dict[str, dict[str, tuple[ExternalUse, ...]]]
+    imports: dict[str, dict[str, Imported]]
+
+    @classmethod
+    def empty(cls) -> CrossFile:
+        return cls({}, {})
+
+
+# -- the pre-pass ---------------------------------------------------------------------------
+
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".tox", ".nox", ".venv", "venv", "build", "dist", "node_modules", "__pycache__"}
+)
+# A module-level assignment of a string that mentions gpt2: a constant other files may import.
+CONSTANT = re.compile(rb"(?im)^[A-Za-z_]\w*\s*(?::[^=\n]*)?=\s*[rbuf]*['\"][^'\"\n]*gpt2")
+MAX_PARENTS = 8
+
+
+def collect(files: Sequence[Path], models: ModelMap) -> CrossFile:
+    """Read the exporters among (and above) ``files`` and the files that use their exports.
+
+    Exporters: ``conftest.py`` files of the run and of the folders above its files, and files
+    with a module-level GPT2 constant. Importers: the ``.py`` files under an exporter's folder
+    that mention an exported name (a test taking the fixture, a module importing the
+    constant). Only ``ast`` work, and only on files whose bytes mention the name."""
+    reader = _Reader(models)
+    exporters = _exporters(files, reader)
+    in_run = {Path(os.path.abspath(p)) for p in files}
+    uses: dict[str, dict[str, tuple[ExternalUse, ...]]] = {}
+    users_of: dict[str, dict[str, list[str]]] = {}
+    for exporter in exporters:
+        found = reader.analysis(exporter)
+        if found is None:
+            continue
+        names = _exported(found, exporter)
+        if not names:
+            continue
+        key = str(exporter)
+        for importer in reader.below(exporter.parent):
+            if importer == exporter:
+                continue
+            raw = reader.raw(importer)
+            wanted = [n for n in names if n.encode() in raw]
+            if not wanted:
+                continue
+            other = reader.analysis(importer)
+            if other is None:
+                continue
+            for name in wanted:
+                seed = _seed(other, name, names[name], exporter)
+                if seed is None:
+                    continue
+                flow = other.binding_set.seeded(*seed)
+                found_uses = _external(other, importer, flow)
+                if found_uses:
+                    uses.setdefault(key, {}).setdefault(name, ())
+                    uses[key][name] += tuple(found_uses)
+                users_of.setdefault(key, {}).setdefault(name, []).append(str(importer))
+    imports: dict[str, dict[str, Imported]] = {}
+    for key, names_users in users_of.items():
+        found = reader.analysis(Path(key), uses.get(key, {}))
+        if found is None:
+            continue
+        decided = _decisions(found, Path(key), Path(key) in in_run)
+        for name, paths in names_users.items():
+            if name in decided:
+                for path in paths:
+                    imports.setdefault(path, {})[name] = decided[name]
+    return CrossFile(uses, imports)
+
+
+class _Reader:
+    """Bytes, directory listings and analyses, each computed once per path."""
+
+    def __init__(self, models: ModelMap) -> None:
+        self.models = models
+        self._raw: dict[Path, bytes] = {}
+        self._below: dict[Path, list[Path]] = {}
+
+    def raw(self, path: Path) -> bytes:
+        if path not in self._raw:
+            try:
+                self._raw[path] = path.read_bytes()
+            except OSError:
+                self._raw[path] = b""
+        return self._raw[path]
+
+    def below(self, folder: Path) -> list[Path]:
+        if folder not in self._below:
+            found: list[Path] = []
+            for top, dirs, names in os.walk(folder):
+                dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+                found.extend(Path(top) / n for n in sorted(names) if n.endswith(".py"))
+            self._below[folder] = found
+        return self._below[folder]
+
+    def analysis(
+        self, path: Path, external: dict[str, tuple[ExternalUse, ...]] | None = None
+    ) -> Any:
+        from migrator.context import FileContext
+        from migrator.source import Source, SourceError
+
+        raw = self.raw(path)
+        try:
+            source = Source.decode(str(path), raw)
+            source.tree  # noqa: B018 - a syntax error: the file is reported by its own run
+        except (SourceError, ValueError):
+            return None
+        ctx = FileContext(source=source, models=self.models, external=external or {})
+        helpers = importlib.import_module("migrator.rules._helpers")
+        return helpers.analysis(ctx.for_rule("cross-file"))
+
+
+def _exporters(files: Sequence[Path], reader: _Reader) -> list[Path]:
+    found: dict[Path, None] = {}
+    folders: set[Path] = set()
+    for path in files:
+        resolved = Path(os.path.abspath(path))
+        folders.add(resolved.parent)
+        if resolved.name == "conftest.py" or CONSTANT.search(reader.raw(resolved)):
+            found[resolved] = None
+    seen: set[Path] = set()
+    for folder in folders:
+        for parent in [folder, *folder.parents][:MAX_PARENTS]:
+            if parent in seen:
+                break
+            seen.add(parent)
+            conftest = parent / "conftest.py"
+            if conftest.is_file():
+                found[conftest] = None
+    return [p for p in found if b"gpt2" in reader.raw(p).lower()]
+
+
+def _exported(found: Any, path: Path) -> dict[str, tuple[str, bool]]:
+    """Exported name -> ("fixture" or "constant", whether it holds the id itself rather
+    than an object loaded from it), for the names that hold a binding."""
+    out: dict[str, tuple[str, bool]] = {}
+    for binding in found.binding_set.all:
+        for keys, id_valued in ((binding.keys, True), (binding.objects, False)):
+            for scope, name in keys:
+                if scope == "fixture" and path.name == "conftest.py":
+                    out[name] = ("fixture", id_valued)
+                elif scope == "" and not name.startswith("self."):
+                    out[name] = ("constant", id_valued)
+    return out
+
+
+def _seed(
+    found: Any, name: str, export: tuple[str, bool], exporter: Path
+) -> tuple[tuple[str, str], bool] | None:
+    """Where ``name`` enters the importer: as fixture parameters, or as an imported name."""
+    kind, id_valued = export
+    if kind == "fixture":
+        if name in found.functions_named:  # the importer defines its own fixture of that name
+            return None
+        return ("fixture", name), id_valued
+    module = found.imports.get(name)
+    if module is None or module[0].rsplit(".", 1)[-1] != exporter.stem:
+        return None
+    return ("", name), id_valued
+
+
+def _external(found: Any, path: Path, flow: Any) -> list[ExternalUse]:
+    out: list[ExternalUse] = []
+    shown = _display(path)
+    for use in flow.uses:
+        if use.verdict is not None:
+            line = getattr(use.node, "lineno", 0)
+            out.append(ExternalUse(shown, line, use.verdict.known, use.verdict.what))
+    for func in flow.users.values():
+        internals = found.internals_in(func)
+        if internals:
+            out.append(ExternalUse(shown, func.lineno, None, f"{func.name}: {internals}", True))
+    return out
+
+
+def _decisions(found: Any, path: Path, in_run: bool) -> dict[str, Imported]:
+    objects = importlib.import_module("migrator.rules._objects").objects(found.ctx)
+    out: dict[str, Imported] = {}
+    for binding in found.binding_set.all:
+        for scope, name in sorted(binding.keys | binding.objects):
+            if scope not in ("fixture", "") or name.startswith("self."):
+                continue
+            kind = "id"
+            if scope == "fixture":
+                loaded = objects.bindings.get(("fixture", name))
+                if loaded and loaded[-1].origin is not None:
+                    kind = loaded[-1].origin.kind
+            where = f"{_display(path)}:{binding.first_line}"
+            out[name] = Imported(name, binding.source, binding.decision, kind, where, in_run)
+    return out
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -1,0 +1,89 @@
+"""Where a hub id may be rewritten: consumers known to take a Hugging Face hub id.
+
+An id is migrated only where it reaches one of these; anywhere else (a project's own loader, an
+interpretability wrapper with its own model names, a string of code) the tool cannot know that
+the target id means the same thing there, so the binding is review. ``consumers = [...]`` in
+``[tool.migrate-tests]`` declares more (bare names or dotted import paths).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+# Packages whose loaders take a hub id (``X.from_pretrained(id)``, ``pipeline(model=id)``).
+HF_PACKAGES = frozenset({"transformers", "trl", "peft", "sentence_transformers", "diffusers"})
+# huggingface_hub takes repository ids, not models: a test of the hub client on "gpt2" tests
+# that repository (its files, revisions, cards), which no instruct model reproduces.
+HUB_CLIENT = "huggingface_hub"
+LOAD_KEYWORDS = frozenset({"pretrained_model_name_or_path", "model_id", "model_name_or_path"})
+# Fields (keywords, dict keys, attributes, command-line flags) whose name says model or
+# tokenizer: configs and argument parsers that load what they are given.
+MODEL_FIELD = re.compile(
+    r"^(pretrained(_model_name_or_path)?|(base_|ref_|reward_|policy_|value_|draft_)?model"
+    r"(_name|_id|_path|_name_or_path|_checkpoint)?|tokenizer(_name|_id|_path|_name_or_path)?"
+    r"|checkpoint|hf_model|hub_model_id)$"
+)
+TRAINER_ARGS = frozenset({"model", "ref_model", "reward_model", "value_model", "teacher_model"})
+
+
+def is_model_field(name: str) -> bool:
+    return bool(MODEL_FIELD.match(name.lstrip("-").replace("-", "_").lower()))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one use of an id treats it: a known consumer, or why not (``None``: neutral)."""
+
+    known: bool
+    what: str  # "AutoTokenizer.from_pretrained", "ModelParams(model_name=)", ...
+    call: bool = True  # False: a field, key or flag (data that names something)
+
+
+def classify_call(
+    call: ast.Call,
+    slot: int | str,
+    imports: dict[str, tuple[str, str]],
+    modules: dict[str, str],
+    declared: frozenset[str],
+    local_classes: frozenset[str] = frozenset(),
+) -> Verdict:
+    """A call receiving an id at ``slot`` (positional index or keyword name)."""
+    callee = _dotted(call.func)
+    root = callee.split(".")[0]
+    origin = imports.get(root)
+    package = (origin[0] if origin else modules.get(root, "")).lstrip(".").split(".")[0]
+    full = f"{origin[0]}.{origin[1]}{callee[len(root) :]}" if origin else callee
+    short = callee.rsplit(".", 1)[-1]
+    what = f"{callee}()" if isinstance(slot, int) else f"{callee}({slot}=)"
+    if declared & {callee, full, short, full.rsplit(".", 1)[0] if "." in full else full}:
+        return Verdict(True, what)
+    if package == HUB_CLIENT:
+        return Verdict(False, f"{what} (huggingface_hub: a repository, not a model)")
+    if isinstance(call.func, ast.Attribute) and call.func.attr == "from_pretrained":
+        # ``from_pretrained`` is Hugging Face's loading protocol: a class that is not imported
+        # (a parameter, ``self.model_class``) follows it; an import from elsewhere is
+        # another library's registry (structured generation, interpretability wrappers).
+        hf = package in HF_PACKAGES or (not package and root not in local_classes)
+        if hf and (slot == 0 or slot in LOAD_KEYWORDS):
+            return Verdict(True, what)
+        return Verdict(False, what)
+    if package in HF_PACKAGES:
+        if short == "pipeline" and (slot in ("model", "tokenizer", 1)):
+            return Verdict(True, what)
+        if short.endswith("Trainer") and (slot == 0 or slot in TRAINER_ARGS):
+            return Verdict(True, what)
+    if isinstance(slot, str) and is_model_field(slot):
+        return Verdict(True, what)
+    return Verdict(False, what)
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    if isinstance(node, ast.Call):
+        return _dotted(node.func) + "()"
+    return ast.unparse(node)
