@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 class Tier(str, enum.Enum):
@@ -157,10 +158,16 @@ class ModelMap:
         targets.update(extra or {})
         return cls(targets=targets, custom_facts=dict(custom_facts or {}), consumers=consumers)
 
-    @property
-    def target_ids(self) -> frozenset[str]:
-        """Every id the run migrates to: a tokenizer loaded from one is already migrated."""
-        return frozenset(self.targets.values())
+    @cached_property
+    def known_targets(self) -> frozenset[str]:
+        """Known instruct targets (the run's targets, ``--map`` destinations, declared or
+        built-in facts with a family label): a tokenizer loaded from one is migrated already,
+        so GPT2-era workarounds left on it (a half-done migration) can go."""
+        labelled = {model for model, facts in KNOWN_FACTS.items() if facts.label is not None}
+        return frozenset({*self.targets.values(), *self.custom_facts, *labelled})
+
+    def is_target(self, model_id: str) -> bool:
+        return model_id in self.known_targets
 
     def target_of(self, source: str) -> str | None:
         return self.targets.get(source)

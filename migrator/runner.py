@@ -57,6 +57,20 @@ def _prefilter(ids: tuple[str, ...]) -> re.Pattern[bytes]:
     return re.compile(b"|".join([rb"(?i:gpt2)", *extra]))
 
 
+# A file that already loads an instruct target and still carries a GPT2-era workaround (a
+# half-done migration): pad-token and chat-template finish it.
+_WORKAROUNDS = re.compile(rb"\.(pad_token(_id)?|chat_template)\s*=")
+
+
+@cache
+def _target_ids(ids: frozenset[str]) -> re.Pattern[bytes]:
+    return re.compile(b"|".join(re.escape(i.encode()) for i in sorted(ids)))
+
+
+def _half_done(raw: bytes, models: ModelMap) -> bool:
+    return bool(_WORKAROUNDS.search(raw)) and bool(_target_ids(models.known_targets).search(raw))
+
+
 def _rules(ids: tuple[str, ...]) -> list[Rule]:
     wanted = set(ids)
     return [rule for rule in all_rules() if rule.id in wanted]
@@ -403,7 +417,11 @@ def _read(
         raw = path.read_bytes()
     except OSError as exc:
         return None, FileResult(display(path), Status.ERROR, error=_os_reason(exc))
-    if not force and not _prefilter(tuple(options.models.targets)).search(raw):
+    if (
+        not force
+        and not _prefilter(tuple(options.models.targets)).search(raw)
+        and not _half_done(raw, options.models)
+    ):
         return None, FileResult(display(path), Status.CLEAN)
     return raw, None
 

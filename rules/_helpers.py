@@ -717,6 +717,48 @@ class Analysis:
                 return self.bindings.get((cls.name, f"self.{expr.attr}"))
         return None
 
+    def resolve_target(self, expr: ast.AST) -> str | None:
+        """The known target id an expression holds (a literal, or a name or ``self.x``
+        assigned one), for half-done migrations."""
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return expr.value if self.models.is_target(expr.value) else None
+        key: tuple[str, str] | None = None
+        if isinstance(expr, ast.Name):
+            key = self.binding_set.resolve(expr)
+        elif (
+            isinstance(expr, ast.Attribute)
+            and isinstance(expr.value, ast.Name)
+            and expr.value.id in ("self", "cls")
+        ):
+            cls = self.enclosing_class(expr)
+            key = (cls.name, f"self.{expr.attr}") if cls else None
+        return self._target_names.get(key) if key else None
+
+    @cached_property
+    def _target_names(self) -> dict[tuple[str, str], str]:
+        out: dict[tuple[str, str], str] = {}
+        for node in walk(self.tree):
+            if not isinstance(node, ast.Assign) or not isinstance(node.value, ast.Constant):
+                continue
+            value = node.value.value
+            if not (isinstance(value, str) and self.models.is_target(value)):
+                continue
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    out[(self.binding_set.store_scope(target), target.id)] = value
+                    cls = self.enclosing_class(node, direct=True)
+                    if cls is not None:
+                        out[(cls.name, f"self.{target.id}")] = value
+                elif (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id in ("self", "cls")
+                ):
+                    cls = self.enclosing_class(node)
+                    if cls is not None:
+                        out[(cls.name, f"self.{target.attr}")] = value
+        return out
+
     def _imported_id(self, name: ast.Name) -> str | None:
         """A constant imported from, or a fixture returning an id defined in, another file
         whose binding migrates (the cross-file pre-pass decided it there)."""

@@ -37,10 +37,14 @@ class Origin:
     kind: str  # "tokenizer" | "model" | "processor" | "config"
     sources: frozenset[str]  # migrated GPT2 ids it can come from
     others: frozenset[str]  # non-GPT2 values it can come from (parametrized mixes)
+    # Loaded from a known target id already (``sources`` then holds that id): a half-done
+    # migration whose workarounds pad-token and chat-template finish; nothing was measured
+    # with GPT2 on it, so token-literals and completion-prompts leave it alone.
+    finished: bool = False
 
     @property
     def migrated(self) -> bool:
-        return bool(self.sources) and not self.others
+        return bool(self.sources) and not self.others and not self.finished
 
     @property
     def partial(self) -> bool:
@@ -60,6 +64,7 @@ class Binding:
 class Ids:
     sources: frozenset[str]
     others: frozenset[str]
+    finished: bool = False
 
 
 def kind_of_class(name: str) -> str:
@@ -88,6 +93,9 @@ class Objects:
         migrated = found.resolve(expr)
         if migrated is not None:
             return Ids(frozenset({migrated}), frozenset())
+        target = found.resolve_target(expr)
+        if target is not None:
+            return Ids(frozenset({target}), frozenset(), finished=True)
         if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
             return Ids(frozenset(), frozenset({expr.value}))
         if isinstance(expr, ast.Name):
@@ -121,7 +129,7 @@ class Objects:
         ids = self.ids(arg) if arg is not None else None
         if ids is None:
             return None
-        return Origin(kind_of_class(name), ids.sources, ids.others)
+        return Origin(kind_of_class(name), ids.sources, ids.others, ids.finished)
 
     @cached_property
     def bindings(self) -> dict[tuple[str, str], list[Binding]]:
@@ -179,7 +187,7 @@ class Objects:
         if isinstance(value, ast.Attribute) and value.attr == "tokenizer":
             owner = self.loaded(value.value) or self._lookup(out, value.value)
             if owner is not None:
-                return Origin("tokenizer", owner.sources, owner.others)
+                return Origin("tokenizer", owner.sources, owner.others, owner.finished)
         return self._lookup(out, value) if isinstance(value, (ast.Name, ast.Attribute)) else None
 
     def _lookup(self, out: dict[tuple[str, str], list[Binding]], expr: ast.AST) -> Origin | None:
@@ -248,21 +256,38 @@ class Objects:
         if isinstance(expr, ast.Attribute) and expr.attr == "tokenizer":
             owner = self.origin(expr.value)
             if owner is not None and owner.kind == "processor":
-                return Origin("tokenizer", owner.sources, owner.others)
+                return Origin("tokenizer", owner.sources, owner.others, owner.finished)
         return self._lookup(self.bindings, expr)
 
     def uses_migrated(self, scope: ast.AST) -> bool:
         """Whether ``scope`` touches a tokenizer or model loaded from a migrated id, or passes
         a migrated id to a call (``pipeline(model="gpt2")``, ``SFTTrainer(model="gpt2")``)."""
-        for node in walk(scope):
-            if isinstance(node, (ast.Name, ast.Attribute, ast.Call)):
-                origin = self.origin(node)
-                if origin is not None and origin.migrated:
-                    return True
-            if isinstance(node, ast.Call):
-                args = [*node.args, *(k.value for k in node.keywords)]
-                if any(self.found.resolve(arg) is not None for arg in args):
-                    return True
+        return id(scope) in self._touching
+
+    @cached_property
+    def _touching(self) -> set[int]:
+        """The nodes with such a use inside them: one pass over the file, each use marking
+        its ancestors (rules ask about every function and class, nested ones included)."""
+        marked: set[int] = set()
+        parent = self.found.parent
+        for node in walk(self.found.tree):
+            if not self._touches(node):
+                continue
+            key: int | None = id(node)
+            while key is not None and key not in marked:
+                marked.add(key)
+                above = parent.get(key)
+                key = id(above) if above is not None else None
+        return marked
+
+    def _touches(self, node: ast.AST) -> bool:
+        if isinstance(node, (ast.Name, ast.Attribute, ast.Call)):
+            origin = self.origin(node)
+            if origin is not None and origin.migrated:
+                return True
+        if isinstance(node, ast.Call):
+            args = [*node.args, *(k.value for k in node.keywords)]
+            return any(self.found.resolve(arg) is not None for arg in args)
         return False
 
     def tokenizers_in(self, scope: ast.AST) -> Iterator[tuple[ast.expr, Origin]]:

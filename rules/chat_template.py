@@ -9,7 +9,10 @@ an ``if tok.chat_template is None:`` guard, which goes whole when that is all it
 the import of the template constant is removed when nothing else uses it. Kept and reported: a
 target without a template (info), a target whose template is unknown (review: declare it), a
 parametrized tokenizer whose other models still need it (review). Templates set on tokenizers
-of other models are not touched.
+of other models are not touched; tokenizers of known targets (registry, ``--map``
+destinations, config) count as migrated. When a template is removed, assertions comparing what
+``apply_chat_template`` renders on that tokenizer with a string literal are marked for review:
+the text is the target's template now.
 """
 
 from __future__ import annotations
@@ -90,10 +93,93 @@ def _decide(
     if not ctx.remove(stmt, f"hand-written chat template removed: {names} ships its own"):
         return
     for assignment in assignments:
+        target = assignment.targets[0] if isinstance(assignment, ast.Assign) else None
+        if isinstance(target, ast.Attribute):
+            _rendered_expectations(ctx, objs, assignment, ast.unparse(target.value), names)
+    for assignment in assignments:
         value = assignment.value if isinstance(assignment, ast.Assign) else None
         if isinstance(value, ast.Name) and value.id in objs.found.imports:
             module, name = objs.found.imports[value.id]
             ctx.remove_import_if_unused(module, name, value.id if value.id != name else None)
+
+
+def _rendered_expectations(
+    ctx: RuleContext, objs: Objects, assignment: ast.stmt, tok: str, names: str
+) -> None:
+    """Assertions on text rendered with the template just removed: the target's own template
+    renders differently, so the expected text must be re-rendered (review)."""
+    found = objs.found
+    func = found.function_of(assignment)
+    scopes: list[ast.AST] = [func] if func is not None else [ctx.tree]
+    if func is not None and found.is_setup(func):
+        cls = found.enclosing_class(func)
+        scopes = [cls] if cls is not None else [ctx.tree]  # a fixture: its tests take it
+    for scope in scopes:
+        rendered = {
+            t.id
+            for node in walk(scope)
+            if isinstance(node, ast.Assign) and _renders(node.value, tok)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }
+        rebound = sorted(
+            n.lineno
+            for n in walk(scope)
+            if isinstance(n, ast.Assign)
+            and n.lineno > assignment.lineno
+            and any(ast.unparse(t) == tok for t in n.targets)
+        )
+        until = rebound[0] if rebound else None
+        for node in walk(scope):
+            if not _is_assertion(node) or not isinstance(node, ast.stmt):
+                continue
+            if node.lineno < assignment.lineno and found.function_of(node) is func:
+                continue
+            if until is not None and node.lineno > until:
+                continue
+            inside = {id(n) for call in walk(node) if _renders(call, tok) for n in walk(call)}
+            literal = next(
+                (
+                    n
+                    for n in walk(node)
+                    if isinstance(n, ast.Constant)
+                    and isinstance(n.value, str)
+                    and n.value.strip()
+                    and id(n) not in inside
+                ),
+                None,
+            )
+            uses = any(
+                _renders(n, tok) or (isinstance(n, ast.Name) and n.id in rendered)
+                for n in walk(node)
+            )
+            if literal is not None and uses:
+                ctx.review(
+                    literal,
+                    f"expected text rendered with the removed hand-written template: {names} "
+                    "renders its own; re-render it with the target's template and paste the result",
+                    anchor=found.statement_of(literal),
+                )
+
+
+def _renders(node: ast.AST, tok: str) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "apply_chat_template"
+        and ast.unparse(node.func.value) == tok
+    )
+
+
+def _is_assertion(node: ast.AST) -> bool:
+    if isinstance(node, ast.Assert):
+        return True
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr.startswith("assert")
+    )
 
 
 RULE = declare(

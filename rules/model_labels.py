@@ -58,8 +58,32 @@ def _target(ctx: RuleContext, found: Analysis, value: str) -> str:
     return ctx.models.target_of(value) or value
 
 
+def _selected_model_stays(found: Analysis, group: LabelGroup) -> str | None:
+    """Why the model this label selects is not migrated: a binding used by the test (or set
+    up by its class) that is kept or left for review. A label migrates only with its model."""
+    cls = found.enclosing_class(group.func)
+    for binding in found.binding_set.all:
+        if binding.decision == "migrate":
+            continue
+        if id(group.func) in binding.users or (
+            cls is not None and any(found.enclosing_class(n) is cls for n in binding.literals)
+        ):
+            return (
+                f"{binding.source!r} (line {binding.first_line}) is not migrated: {binding.reason}"
+            )
+    return None
+
+
 def _rename(ctx: RuleContext, found: Analysis, group: LabelGroup) -> None:
     first = group.nodes[0]
+    stays = _selected_model_stays(found, group)
+    if stays is not None:
+        ctx.info(
+            first,
+            f"label {first.value!r} of parameter {group.param!r} kept: the model it selects, {stays}",
+            source_id=str(first.value),
+        )
+        return
     targets = {_target(ctx, found, str(node.value)) for node in group.nodes}
     labels = {ctx.models.facts(t).label for t in targets}
     if None in labels or len(labels) != 1:

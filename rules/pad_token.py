@@ -14,7 +14,9 @@ statement goes (a guard whose body is only workarounds goes whole; an emptied bl
 ``tok.pad_token_id``. Kept and reported: a target without a pad token (info), a target whose
 pad token is unknown (review: declare it), a parametrized object whose other values still need
 the workaround (review). Only objects loaded from migrated ids are touched; assertions on the
-error a missing pad token raises are left alone.
+error a missing pad token raises are left alone. Objects loaded from a known target (registry,
+``--map`` destinations, config) count as migrated: a suite whose ids were moved by hand loses
+the workarounds it no longer needs.
 """
 
 from __future__ import annotations
@@ -85,11 +87,14 @@ def _merge(origins: list[Origin]) -> Origin:
         origins[0].kind,
         frozenset().union(*(o.sources for o in origins)),
         frozenset().union(*(o.others for o in origins)),
+        all(o.finished for o in origins),
     )
 
 
 def _decide(ctx: RuleContext, objs: Objects, stmt: ast.stmt, origin: Origin, what: str) -> None:
-    if (origin.migrated or origin.partial) and may_fix(ctx, objs, stmt, origin, PAD):
+    if (origin.migrated or origin.partial or origin.finished) and may_fix(
+        ctx, objs, stmt, origin, PAD
+    ):
         pads = ", ".join(sorted({str(f.pad_token) for f in objs.targets(origin)}))
         ctx.remove(stmt, f"{what} removed: the target has a pad token ({pads})")
 

@@ -1,17 +1,22 @@
 """Time migrate-tests against the LibCST floors it must stay under (SPEC §6).
 
-Run explicitly: ``python tests/benchmark.py [--quick] [--runs N]``. Each command is a fresh
-subprocess; a workload's commands run interleaved, order rotated, after a discarded warm-up
-round. Reported: median wall and CPU (user + sys, whole process tree) seconds, and the peak RSS
-of the largest single process (workers are not summed).
+Run explicitly: ``python tests/benchmark.py [--quick] [--runs N] [--only real|synthetic]
+[--python PATH] [--corpora DIR]``. Each command is a fresh subprocess; a workload's commands run
+interleaved, order rotated, after a discarded warm-up round. Reported: median wall and CPU
+(user + sys, whole process tree) seconds, and the peak RSS of the largest single process
+(workers are not summed).
+
+Synthetic workloads (a)-(d) are built in a temporary directory. The real ones read the corpora
+of real projects' test files (``shared/corpora`` beside the repository, else
+``/work/shared/corpora``) in place, read-only: only ``--check`` and ``--dry-run`` run on them.
+``--python`` selects the interpreter whose libcst and migrate-tests are measured (another
+checkout's venv, to measure a baseline).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import compileall
-import importlib
 import os
 import re
 import shutil
@@ -23,15 +28,19 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 
 from migrator.discovery import DEFAULT_EXCLUDED_DIRS
 
-DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "demo_suite"
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "fixtures" / "demo_suite"
+# Real projects' test files, data only: read in place, never copied, never written.
+CORPORA_DEFAULTS = tuple(
+    dict.fromkeys((REPO.parent / "shared" / "corpora", Path("/work/shared/corpora")))
+)
+# The interpreter whose libcst and migrate-tests are measured (see select_python / --python).
 PY = sys.executable
-_SCRIPT = shutil.which("migrate-tests", path=str(Path(PY).parent))
-TOOL = (_SCRIPT,) if _SCRIPT else (PY, "-m", "migrator")
+TOOL: tuple[str, ...] = ()
 # GNU time reports the command's own peak RSS; wait4's keeps this script's RSS (across exec).
 GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
 
@@ -46,9 +55,12 @@ TOOL_RUNS = {
 # On one core (-j 1): reported, not a target (the targets are for the machine's cores).
 ONE_CORE = {"migrate-tests --check -j 1": ("--check", "-q", "-j", "1")}
 # The floor for any LibCST tool: one process that parses every file and regenerates it.
+# Its argument is a directory (every *.py under it) or a file listing one path a line.
 BARE = """
 import pathlib, sys, libcst
-for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.py")):
+arg = pathlib.Path(sys.argv[1])
+paths = sorted(arg.rglob("*.py")) if arg.is_dir() else map(pathlib.Path, arg.read_text().splitlines())
+for path in paths:
     try:
         libcst.parse_module(path.read_bytes()).code
     except Exception:
@@ -70,7 +82,7 @@ def test_generate():
     assert model.generate(max_new_tokens=2).shape[-1] > 0
 """
 GPT2_ID = re.compile(r"""(["'])[\w./-]*gpt2[\w./-]*\1""", re.IGNORECASE)
-RSS_LIMIT = 1.5  # peak RSS of the tool / bare LibCST, for (a) and (b)
+RSS_LIMIT = 1.5  # peak RSS of the tool / bare LibCST, for (a) and (b), built and real
 VERDICT = {None: "-", True: "PASS", False: "FAIL"}
 
 
@@ -178,10 +190,7 @@ def build_stdlib(dest: Path, count: int) -> Path:
     none of which the tool's discovery excludes (so every command sees the same files)."""
     root = Path(sysconfig.get_paths()["stdlib"])
     files = []
-    for path in sorted(root.rglob("*.py")):
-        parts = path.relative_to(root).parts[:-1]
-        if DEFAULT_EXCLUDED_DIRS & set(parts) or any(p.endswith(".egg-info") for p in parts):
-            continue
+    for path in walked(root):
         try:
             ast.parse(path.read_bytes())
         except (SyntaxError, ValueError):
@@ -194,11 +203,34 @@ def build_stdlib(dest: Path, count: int) -> Path:
     return dest
 
 
-def describe(path: Path) -> str:
-    files = [path] if path.is_file() else list(path.rglob("*.py"))
+def walked(root: Path) -> list[Path]:
+    """The ``*.py`` files under ``root`` that the tool's directory walk keeps (the default
+    excludes; ``root`` must not be in a git work tree that ignores some of them), sorted."""
+    files = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).parts[:-1]
+        if DEFAULT_EXCLUDED_DIRS & set(parts) or any(p.endswith(".egg-info") for p in parts):
+            continue
+        files.append(path)
+    return files
+
+
+def mentions_gpt2(path: Path) -> bool:
+    """The tool's pre-filter, as far as the corpora go: 'gpt2' in any case, in the bytes."""
+    return b"gpt2" in path.read_bytes().lower()
+
+
+def describe(path: Path | Sequence[Path]) -> str:
+    files = path if isinstance(path, Sequence) else walked(path)
     size = sum(f.stat().st_size for f in files)
-    dirty = sum(1 for f in files if b"gpt2" in f.read_bytes().lower())
+    dirty = sum(1 for f in files if mentions_gpt2(f))
     return f"{len(files)} files, {size / 1024:.0f} KiB, {dirty} mention GPT2"
+
+
+def find_corpora(given: Path | None) -> Path | None:
+    if given is not None:
+        return given if given.is_dir() else None
+    return next((path for path in CORPORA_DEFAULTS if path.is_dir()), None)
 
 
 def suite_rows(label: str, path: Path, limit: float, runs: int) -> list[Row]:
@@ -220,6 +252,36 @@ def suite_rows(label: str, path: Path, limit: float, runs: int) -> list[Row]:
         CODEMOD_NAME: None,
     }
     return compare(label, timings, BARE_NAME, targets, rss=True)
+
+
+def real_rows(corpora: Path, dirty: Sequence[Path], work: Path, runs: int) -> list[Row]:
+    """Real projects' test files, read in place (never written: --check and --dry-run only).
+
+    (a) the files that mention GPT2, named explicitly (as a pre-commit hook or a user who
+    picked them names them); (b) the whole corpora directory, mostly files the pre-filter
+    rejects. The reference parses and regenerates the same files the tool is given (for (b),
+    all that its directory walk keeps). LibCST's codemod runner is left out here: it would
+    take twice the bare floor's CPU over thousands of files, for an info-only row.
+    """
+    relative = [f.relative_to(corpora).as_posix() for f in dirty]
+    (work / "real_dirty.txt").write_text("\n".join(relative), encoding="utf-8")
+    everything = [f.relative_to(corpora).as_posix() for f in walked(corpora)]
+    (work / "real_all.txt").write_text("\n".join(everything), encoding="utf-8")
+    tool_runs = {**TOOL_RUNS, **ONE_CORE}
+    assert all({"--check", "--dry-run"} & set(opts) for opts in tool_runs.values())  # read-only
+    rows = []
+    for label, listing, args, limit in (
+        ("(a) on real code", work / "real_dirty.txt", relative, 1.0),
+        ("(b) real corpora, pre-filter", work / "real_all.txt", ["."], 0.05),
+    ):
+        commands = [
+            Command(BARE_NAME, (PY, "-c", BARE, str(listing))),
+            *(Command(name, (*TOOL, *opts, *args)) for name, opts in tool_runs.items()),
+        ]
+        timings = measure(label, commands, corpora, runs)
+        targets: Targets = {**dict.fromkeys(TOOL_RUNS, limit), **dict.fromkeys(ONE_CORE)}
+        rows += compare(label, timings, BARE_NAME, targets, rss=True)
+    return rows
 
 
 def growth_rows(suites: dict[int, Path], runs: int) -> list[Row]:
@@ -259,24 +321,63 @@ def hook_rows(work: Path, runs: int) -> list[Row]:
     return compare("(d) one small file", timings, IMPORT_NAME, targets, rss=False)
 
 
-def compile_tool() -> None:
-    """Byte-compile the tool as pip does when it installs a package. libcst's modules were
-    compiled when pip installed them; an editable install of this tool is not, and with
-    PYTHONDONTWRITEBYTECODE set (as on this image) every run would compile it again."""
-    for name in ("migrator", "migrator.rules"):
-        for directory in importlib.import_module(name).__path__:
-            compileall.compile_dir(directory, quiet=1, maxlevels=0)
+# Run in the measured interpreter: byte-compile the tool as pip does when it installs a
+# package (libcst's modules were compiled when pip installed them; an editable install of the
+# tool is not, and with PYTHONDONTWRITEBYTECODE set, as on this image, every run would compile
+# it again), then say which versions are measured.
+COMPILE_TOOL = """
+import compileall, importlib, sys
+from importlib.metadata import version
+for name in ("migrator", "migrator.rules"):
+    for directory in importlib.import_module(name).__path__:
+        compileall.compile_dir(directory, quiet=1, maxlevels=0)
+print(sys.version.split()[0], version("libcst"), importlib.import_module("migrator").__file__)
+"""
 
 
-def bench(work: Path, runs: int, quick: bool) -> list[Row]:
-    compile_tool()
+def select_python(python: str) -> None:
+    """Measure ``python``'s libcst and migrate-tests (its console script when it has one)."""
+    global PY, TOOL
+    PY = os.path.abspath(python)  # not resolved: a venv's python is a symlink out of the venv
+    script = shutil.which("migrate-tests", path=str(Path(PY).parent))
+    TOOL = (script,) if script else (PY, "-m", "migrator")
+
+
+def prepare_tool(work: Path, runs: int) -> str:
+    """Byte-compile the measured tool; a line naming what is measured. Run in ``work``, as the
+    measured commands are: a checkout as the working directory would shadow the install."""
+    argv = [PY, "-c", COMPILE_TOOL]
+    proc = subprocess.run(argv, cwd=work, capture_output=True, text=True, check=False)
+    if proc.returncode:
+        sys.exit(f"{PY} cannot import migrator:\n{proc.stderr[-2000:]}")
+    py_version, libcst_version, package = proc.stdout.split()
+    return (
+        f"Python {py_version}, libcst {libcst_version}, {os.cpu_count()} CPUs, {runs} runs"
+        f" after 1 warm-up; tool: {' '.join(TOOL)} ({Path(package).parent})"
+    )
+
+
+def bench(work: Path, runs: int, quick: bool, only: str | None, corpora: Path | None) -> list[Row]:
+    print(prepare_tool(work, runs))
+    rows: list[Row] = []
+    if only != "real":
+        rows += synthetic_rows(work, runs, quick)
+    if only == "synthetic":
+        return rows
+    if corpora is None:
+        where = " or ".join(str(path) for path in CORPORA_DEFAULTS)
+        print(f"- real code: rows skipped, no corpora at {where} (see --corpora)\n")
+        return rows
+    dirty = [path for path in sorted(corpora.rglob("*.py")) if mentions_gpt2(path)]
+    print(f"- (a) on real code: {describe(dirty)}, named one by one, in {corpora}")
+    print(f"- (b) real corpora, pre-filter: {describe(corpora)}, the directory {corpora}\n")
+    return rows + real_rows(corpora, dirty, work, runs)
+
+
+def synthetic_rows(work: Path, runs: int, quick: bool) -> list[Row]:
     (work / "bench_noop.py").write_text(NOOP_CODEMOD, encoding="utf-8")
     suites = {n: build_suite(work / f"suite_{n}x", n) for n in ((1, 2, 4) if quick else (1, 4, 16))}
     stdlib = build_stdlib(work / "stdlib", 150 if quick else 1000)
-    print(
-        f"Python {sys.version.split()[0]}, libcst {version('libcst')}, {os.cpu_count()} CPUs,"
-        f" {runs} runs after 1 warm-up; tool: {' '.join(TOOL)}"
-    )
     print(f"- (a): {describe(suites[1])}\n- (b): {describe(stdlib)}\n")
     rows = suite_rows("(a) trainer suite", suites[1], 1.0, runs)
     rows += suite_rows("(b) stdlib", stdlib, 0.05, runs)
@@ -299,10 +400,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark migrate-tests (SPEC §6).")
     parser.add_argument("--quick", action="store_true", help="2 runs, smaller workloads (smoke)")
     parser.add_argument("--runs", type=int, help="timed runs per command (default 5; quick 2)")
+    parser.add_argument(
+        "--only",
+        choices=("real", "synthetic"),
+        help="only the rows on real projects' test files, or only the built workloads (a)-(d)",
+    )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter whose libcst and migrate-tests to measure, e.g. another checkout's"
+        " .venv/bin/python (default: this one)",
+    )
+    parser.add_argument(
+        "--corpora",
+        type=Path,
+        help="directory of real test files, read in place and never written (default:"
+        f" the first of {', '.join(map(str, CORPORA_DEFAULTS))} that exists)",
+    )
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 5)
+    select_python(args.python)
+    corpora = find_corpora(args.corpora)
+    if args.corpora is not None and corpora is None:
+        parser.error(f"--corpora {args.corpora}: not a directory")
     with tempfile.TemporaryDirectory(prefix="migrate-tests-bench-") as tmp:
-        rows = bench(Path(tmp), runs, args.quick)
+        rows = bench(Path(tmp), runs, args.quick, args.only, corpora)
+    if not rows:
+        print("no rows measured")
+        return 0
     print(table(rows))
     if not GNU_TIME:
         print("\n(no /usr/bin/time: peak RSS includes this script's own RSS as a floor)")

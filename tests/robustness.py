@@ -8,8 +8,9 @@ Default roots: the standard library directory of the running interpreter and its
 interpreter's third-party packages: they are not the standard library). ``.py`` files over
 1 MB are skipped, and so are files this interpreter cannot ``ast.parse`` (counted apart as "not
 valid Python for this interpreter", e.g. lib2to3's Python 2 test data). The default is the full
-run over every remaining file, and ``tests/test_robustness.py`` runs it: about 4,200 files
-here, 7.5 CPU-minutes, 4 minutes on a 2-core machine. ``--every K`` checks every K-th file of
+run over every remaining file, and ``tests/test_robustness.py`` runs it (a ``slow`` test, left
+out of the default ``python -m pytest``; ``-m slow`` runs it): about 4,200 files here,
+7.5 CPU-minutes, 4 minutes on a 2-core machine. ``--every K`` checks every K-th file of
 the sorted list and ``--limit N`` at most N files spread evenly over it: deterministic subsets
 (``--every 3`` takes about 1.5 minutes), should the full run outgrow the test suite.
 

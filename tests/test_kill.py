@@ -22,9 +22,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from migrator.models import SOURCE_IDS
 
 from .helpers import ROOT, run_script, script
+
+# Repeated subprocess runs over a 300-file suite: not in the default run (``-m slow``).
+pytestmark = pytest.mark.slow
 
 FILES = 300
 SUBDIRS = ("trainers", "models", "utils")

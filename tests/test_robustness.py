@@ -8,7 +8,12 @@ of a failure.
 
 from __future__ import annotations
 
+import pytest
+
 from .robustness import CRASH, DRIFT, IDEMPOTENCE, PARSE, main
+
+# Minutes of subprocess and LibCST work: not in the default run (``python -m pytest -m slow``).
+pytestmark = pytest.mark.slow
 
 
 def test_stdlib_and_site_packages() -> None:
