@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +66,58 @@ _FACT_KEYS: dict[str, type | tuple[type, ...]] = {
 def find_pyproject(start: Path) -> Path | None:
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
-        try:
-            if candidate.is_file():
-                return candidate
-        except OSError:  # a directory we may not look into: discovery reports it
-            continue
+        if _is_file(candidate):
+            return candidate
     return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a directory we may not look into: discovery reports it
+        return False
+
+
+DEFAULT_LINE_LENGTH = 88  # ruff's and black's default
+
+
+def line_length(directory: Path) -> int:
+    """The line length the project's formatter holds files in ``directory`` to.
+
+    Found as ruff finds its settings, walking up from ``directory``: in each folder
+    ``.ruff.toml``, then ``ruff.toml`` (``line-length``), then a ``pyproject.toml`` with a
+    ``[tool.ruff]`` or ``[tool.black]`` table (ruff's ``line-length``, else black's); a
+    ``pyproject.toml`` with neither (a subpackage's metadata) does not stop the walk. The first
+    one found decides, with the default when it sets no length. Formatting is cosmetic: an
+    unreadable or malformed file is passed over, never an error.
+    """
+    return _line_length(Path(os.path.abspath(directory)))
+
+
+@cache  # per directory, once per process: each folder of a suite is read once (as black does)
+def _line_length(directory: Path) -> int:
+    for name in (".ruff.toml", "ruff.toml", "pyproject.toml"):
+        candidate = directory / name
+        if not _is_file(candidate):
+            continue
+        try:
+            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        tables = [data] if name != "pyproject.toml" else []
+        tool = data.get("tool")
+        if isinstance(tool, dict):
+            tables += [t for t in (tool.get("ruff"), tool.get("black")) if isinstance(t, dict)]
+        if not tables:
+            continue
+        for table in tables:
+            value = table.get("line-length", table.get("line_length"))
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+        return DEFAULT_LINE_LENGTH
+    if directory.parent == directory:
+        return DEFAULT_LINE_LENGTH
+    return _line_length(directory.parent)
 
 
 def load(path: Path | None) -> FileConfig:

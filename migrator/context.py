@@ -59,6 +59,9 @@ class FileContext:
     source: Source
     models: ModelMap
     markers_enabled: bool = True
+    # The project's line length (ruff/black config nearest the file, else 88): a rewrite that
+    # makes a line longer than this lays it out again (see rules/model_id.py).
+    line_length: int = 88
     findings: list[Finding] = field(default_factory=list)
     edits: dict[Key, Edit] = field(default_factory=dict)
     markers: dict[Key, list[str]] = field(default_factory=dict)
@@ -69,7 +72,7 @@ class FileContext:
     # this file exports, and the decisions of the names it imports from other files.
     external: Mapping[str, tuple[ExternalUse, ...]] = field(default_factory=dict)
     imported: Mapping[str, Imported] = field(default_factory=dict)
-    # Analyses shared by several rules, computed once per file on first use (see rules/_helpers).
+    # Analyses shared by several rules, computed once per file on first use (see rules/_analysis).
     shared: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -94,6 +97,7 @@ class RuleContext:
         self.source = file.source
         self.tree = file.source.tree
         self.models = file.models
+        self.line_length = file.line_length
 
     def memo(self, name: str, compute: Callable[[], Any]) -> Any:
         return self.file.memo(name, compute)

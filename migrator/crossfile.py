@@ -93,7 +93,7 @@ def collect(files: Sequence[Path], models: ModelMap) -> CrossFile:
         if not names:
             continue
         key = str(exporter)
-        for importer in reader.below(exporter.parent):
+        for importer in reader.below(_importers_root(exporter, names, in_run)):
             if importer == exporter:
                 continue
             raw = reader.raw(importer)
@@ -164,7 +164,7 @@ class _Reader:
         except (SourceError, ValueError):
             return None
         ctx = FileContext(source=source, models=self.models, external=external or {})
-        helpers = importlib.import_module("migrator.rules._helpers")
+        helpers = importlib.import_module("migrator.rules._analysis")
         return helpers.analysis(ctx.for_rule("cross-file"))
 
 
@@ -174,7 +174,9 @@ def _exporters(files: Sequence[Path], reader: _Reader) -> list[Path]:
     for path in files:
         resolved = Path(os.path.abspath(path))
         folders.add(resolved.parent)
-        if resolved.name == "conftest.py" or CONSTANT.search(reader.raw(resolved)):
+        raw = reader.raw(resolved)
+        # The case-insensitive regex is slow over a whole suite: most files never mention gpt2.
+        if resolved.name == "conftest.py" or (b"gpt2" in raw.lower() and CONSTANT.search(raw)):
             found[resolved] = None
     seen: set[Path] = set()
     for folder in folders:
@@ -186,6 +188,20 @@ def _exporters(files: Sequence[Path], reader: _Reader) -> list[Path]:
             if conftest.is_file():
                 found[conftest] = None
     return [p for p in found if b"gpt2" in reader.raw(p).lower()]
+
+
+def _importers_root(exporter: Path, names: dict[str, tuple[str, bool]], run: set[Path]) -> Path:
+    """Where the users of ``exporter``'s names can be: a conftest's fixtures are seen only
+    below its folder; a module constant is imported from anywhere in its package
+    (``from .utils.constants import X``) or in the run."""
+    if all(kind == "fixture" for kind, _ in names.values()):
+        return exporter.parent
+    folder = exporter.parent
+    for _ in range(MAX_PARENTS):
+        if not (folder / "__init__.py").is_file() or folder.parent == folder:
+            break
+        folder = folder.parent
+    return Path(os.path.commonpath([folder, *(p.parent for p in run)]))
 
 
 def _exported(found: Any, path: Path) -> dict[str, tuple[str, bool]]:
@@ -232,7 +248,7 @@ def _external(found: Any, path: Path, flow: Any) -> list[ExternalUse]:
 
 
 def _decisions(found: Any, path: Path, in_run: bool) -> dict[str, Imported]:
-    objects = importlib.import_module("migrator.rules._objects").objects(found.ctx)
+    objects = importlib.import_module("migrator.rules._analysis.objects").objects(found.ctx)
     out: dict[str, Imported] = {}
     for binding in found.binding_set.all:
         for scope, name in sorted(binding.keys | binding.objects):

@@ -22,6 +22,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migrator.config import line_length
 from migrator.context import FileContext
 from migrator.core import FileResult, Finding, Safety, Status
 from migrator.crossfile import CrossFile, collect
@@ -127,6 +128,7 @@ def analyse(path: Path, options: RunOptions, raw: bytes | None = None) -> FileRe
             source=source,
             models=options.models,
             markers_enabled=options.markers,
+            line_length=line_length(Path(where).parent),
             external=options.crossfile.uses.get(where, {}),
             imported=options.crossfile.imports.get(where, {}),
         )

@@ -163,3 +163,82 @@ def dict_value(key: str, code: str, node: cst.CSTNode) -> cst.CSTNode:
         for e in node.elements
     ]
     return node.with_changes(elements=elements)
+
+
+# -- layout: what a long id does to the lines around it (see model-id) -------------------
+
+
+def line_width(text: str) -> int:
+    """Columns of one line as the formatters count them: a tab indents by four, trailing
+    whitespace (which they strip) does not count."""
+    return len(text.rstrip().expandtabs(4))
+
+
+def name(identifier: str, node: cst.CSTNode) -> cst.CSTNode:
+    """An expression replaced by a name (parentheses around it are kept)."""
+    import libcst as cst
+
+    return cst.Name(identifier, lpar=getattr(node, "lpar", ()), rpar=getattr(node, "rpar", ()))
+
+
+def insert_first(code: str, node: cst.CSTNode) -> cst.CSTNode:
+    """A function with the statement ``code`` first in its body, after a docstring. The new
+    line takes the body's indentation and the file's line ending."""
+    import libcst as cst
+
+    assert isinstance(node, (cst.FunctionDef)) and isinstance(node.body, cst.IndentedBlock)
+    statements = list(node.body.body)
+    first = statements[0] if statements else None
+    docstring = (
+        isinstance(first, cst.SimpleStatementLine)
+        and isinstance(first.body[0], cst.Expr)
+        and isinstance(first.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+    statements.insert(1 if docstring else 0, cst.parse_statement(code + "\n"))
+    return node.with_changes(body=node.body.with_changes(body=statements))
+
+
+def wrap_call(indent: str, unit: str, limit: int, node: cst.CSTNode) -> cst.CSTNode:
+    """A one-line call with its arguments on their own lines, as black splits it: all on one
+    line indented by ``unit`` below ``indent`` (the call's line) when that fits in ``limit``,
+    else one per line with a trailing comma; the closing parenthesis back at ``indent``.
+    Measured here, after the other edits inside the call are applied."""
+    import libcst as cst
+
+    assert isinstance(node, cst.Call)
+    if not node.args:
+        return node
+    inner = indent + unit
+    rendered = cst.Module(body=[]).code_for_node
+    last = node.args[-1]
+    one_line = "".join(rendered(a) for a in node.args).rstrip()
+    if not isinstance(last.comma, cst.Comma) and line_width(inner + one_line) <= limit:
+        return node.with_changes(
+            whitespace_before_args=_break(inner),
+            args=[*node.args[:-1], last.with_changes(whitespace_after_arg=_break(indent))],
+        )
+    # A bare generator argument takes no trailing comma (``f(x for x in y,)`` is invalid).
+    bare_generator = isinstance(last.value, cst.GeneratorExp) and not last.value.lpar
+    args = []
+    for position, arg in enumerate(node.args):
+        final = position == len(node.args) - 1
+        if final and bare_generator:
+            args.append(
+                arg.with_changes(
+                    comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=_break(indent)
+                )
+            )
+            continue
+        comma = cst.Comma(
+            whitespace_before=cst.SimpleWhitespace(""),
+            whitespace_after=_break(indent if final else inner),
+        )
+        args.append(arg.with_changes(comma=comma, whitespace_after_arg=cst.SimpleWhitespace("")))
+    return node.with_changes(whitespace_before_args=_break(inner), args=args)
+
+
+def _break(indent: str) -> cst.ParenthesizedWhitespace:
+    """A line break inside brackets (in the file's own line ending), then ``indent``."""
+    import libcst as cst
+
+    return cst.ParenthesizedWhitespace(indent=False, last_line=cst.SimpleWhitespace(indent))

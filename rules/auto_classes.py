@@ -27,7 +27,8 @@ from migrator.core import Safety
 from migrator.registry import Example, declare
 
 from . import _cst
-from ._helpers import Analysis, analysis, walk
+from ._analysis import Analysis, analysis
+from ._analysis.tree import walk
 
 AUTO = {
     "GPT2LMHeadModel": "AutoModelForCausalLM",

@@ -23,8 +23,9 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
-from ._helpers import walk
-from ._objects import Fact, Objects, Origin, may_fix, objects, whole_guards
+from ._analysis.objects import Fact, Objects, may_fix, objects, whole_guards
+from ._analysis.origins import Origin
+from ._analysis.tree import walk
 
 TEMPLATE = Fact(
     "chat_template",

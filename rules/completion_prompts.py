@@ -25,8 +25,8 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
-from ._helpers import FUNCS, SCOPES, walk
-from ._objects import Objects, objects
+from ._analysis.objects import Objects, objects
+from ._analysis.tree import FUNCS, SCOPES, walk
 
 COMPLETION_COLUMNS = ({"text"}, {"prompt", "completion"}, {"prompt"})
 # What makes a test a chat-template test (not ``caplog.messages``: the key "messages" only).

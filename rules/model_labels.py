@@ -32,7 +32,9 @@ from migrator.core import Safety
 from migrator.registry import Example, declare
 
 from . import _cst
-from ._helpers import Analysis, LabelGroup, analysis, walk
+from ._analysis import Analysis, analysis
+from ._analysis.labels import LabelGroup
+from ._analysis.tree import walk
 
 IDENTIFIER = re.compile(r"gpt2", re.IGNORECASE)
 

@@ -29,8 +29,9 @@ from migrator.core import Safety
 from migrator.registry import Example, declare
 
 from . import _cst
-from ._helpers import walk
-from ._objects import Fact, Objects, Origin, may_fix, objects, whole_guards
+from ._analysis.objects import Fact, Objects, may_fix, objects, whole_guards
+from ._analysis.origins import Origin
+from ._analysis.tree import walk
 
 PAIRS = {"pad_token": "eos_token", "pad_token_id": "eos_token_id"}
 PAD = Fact(

@@ -18,6 +18,14 @@ these roles, so a literal can only be replaced once its role is known:
   (``encode(template)[2:]``). The message says what the value was computed with and how to
   re-measure it with the target.
 
+Values are followed through the test's locals and module constants: decoded text assigned
+to a local, an expected string or structure of literals bound to a name (the marker goes on
+that value, naming the assertion), a number computed by ``len(...)`` into a local. GPT2's
+vocabulary size ``50257`` is review wherever the test asserts or hard-codes it. Counts of items
+are not tokenization lengths: the fields of a model's output tuple, the entries of a list or
+tuple built in the test. Generated output (``generate``, pipelines, inference engines) compared
+with literal text or structures holding it is review.
+
 Only tests that use a tokenizer or model loaded from a migrated id are examined; ``<tok>`` is
 a migrated tokenizer of that test. Findings point at the exact literal, so that a later
 ``--update-literals`` can write measured values back.
@@ -27,14 +35,14 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
-from ._helpers import FUNCS, walk
-from ._objects import Objects, objects
+from ._analysis.objects import Objects, objects
+from ._analysis.tree import FUNCS, walk
 
 EOS_ID = 50256
 EOS_TEXT = "<|endoftext|>"
@@ -52,6 +60,12 @@ LENGTH_SUBJECT = re.compile(
 TOKEN_IDS = re.compile(r"input_ids|convert_tokens_to_ids|encode\(|token_ids|\btokenizer\(")
 PARAMS_SUBJECT = re.compile(r"num_parameters|trainable|numel|n_params|param", re.IGNORECASE)
 DECODED = re.compile(r"decode\(|generated_text|completion_text|generated")
+# Calls whose result is generated text or structures holding it (compared with expected text).
+GENERATION = re.compile(r"\.generate\(|\binfer\w*\(|\bpipe\w*\(|\bgenerat\w*\(|\.chat\(")
+# Callees that build literal values: constructors (a capitalized name) and these functions.
+LITERAL_CALL = re.compile(r"^[A-Za-z_][\w.]*$")
+LITERAL_FUNCS = frozenset({"dict", "list", "tuple", "set", "frozenset", "tensor", "array"})
+VOCAB_SIZE = 50257  # GPT2's vocabulary: asserted or hard-coded as a logits dimension
 ENCODERS = re.compile(r"encode\(|apply_chat_template\(|tokenizer\(|\btok\(")
 OWN_ATTRIBUTES = frozenset({"eos_token_id", "pad_token_id", "eos_token", "pad_token"})
 TOKENIZER_NAME = re.compile(r"(tokenizer|processing_class|\btok)$")
@@ -75,6 +89,8 @@ class _Test:
         self.toks = [(n, o) for n, o in objs.tokenizers_in(func) if o.migrated]
         self.foreign = self._foreign_names()
         self.done: set[int] = set()
+        self.values = _values(self.own, objs.found.tree, ctx)
+        self.via: ast.expr | None = None  # the name that led to the value being judged
 
     def check(self) -> None:
         for node in self.own:
@@ -91,6 +107,8 @@ class _Test:
                     self._appended_eos(node)
                 elif _int(node) == EOS_ID and self._in_assertion(node):
                     self._unknown_eos(node)
+                elif _int(node) == VOCAB_SIZE:
+                    self._review(node, VOCAB_MESSAGE)
 
     # -- which objects an expression is about ----------------------------------------------
 
@@ -183,6 +201,8 @@ class _Test:
     # -- the checks ------------------------------------------------------------------------
 
     def _review(self, node: ast.expr, message: str) -> None:
+        if self.via is not None:
+            message += f" (asserted through {_text(self.via)} on line {self.via.lineno})"
         self.done.add(id(node))
         self.ctx.review(node, message, anchor=_anchor(self.objs, node))
 
@@ -191,15 +211,32 @@ class _Test:
         self.ctx.replace(node, code, message)
 
     def _pair(self, literal: ast.expr, other: ast.expr) -> None:
-        if id(literal) in self.done:
+        value_of = self._value(literal)
+        if value_of is not literal:  # a name bound once to the expected value: judge that value
+            if id(value_of) not in self.done:
+                self.via = literal
+                self._judge(value_of, other, fixable=False)
+                self.via = None
             return
-        other_text = _text(other)
+        if id(literal) not in self.done:
+            self._judge(literal, other, fixable=True)
+
+    def _judge(self, literal: ast.expr, other: ast.expr, fixable: bool) -> None:
+        """``literal`` is what ``other`` is asserted to equal. ``fixable``: the literal sits in
+        the assertion itself, where the tokenizer it would name is in scope."""
+        other_text = self._source(other)
         value = _int(literal)
         if value == EOS_ID and isinstance(literal, ast.Constant):
-            self._eos_id(literal, other)
+            if fixable:
+                self._eos_id(literal, other)
+            else:
+                self._unknown_eos(literal)
         elif isinstance(literal, ast.Constant) and literal.value == EOS_TEXT:
-            self._eos_text(literal, other)
-        elif _is_length(other_text) and (_int_list(literal) is not None or value is not None):
+            if fixable:
+                self._eos_text(literal, other)
+        elif value == VOCAB_SIZE:
+            self._review(literal, VOCAB_MESSAGE)
+        elif self._is_length(other) and (_int_list(literal) is not None or value is not None):
             if value not in (0, 1):
                 self._review(literal, LENGTH_MESSAGE)
         elif (values := _int_list(literal)) is not None and (
@@ -207,16 +244,77 @@ class _Test:
         ):
             self._review(literal, _list_message(values))
         elif value is not None and value not in (0, 1):
-            if PARAMS_SUBJECT.search(other_text):
+            if PARAMS_SUBJECT.search(_text(self._number(other, PARAMS_SUBJECT.search))):
                 self._review(literal, PARAMS_MESSAGE)
-            elif TOKEN_IDS.search(other_text):
+            elif TOKEN_IDS.search(_text(self._number(other, TOKEN_IDS.search))):
                 self._review(literal, _list_message([value]))
-        elif (
-            isinstance(literal, ast.Constant)
-            and isinstance(literal.value, str)
-            and DECODED.search(other_text)
-        ):
-            self._review(literal, DECODED_MESSAGE)
+        elif DECODED.search(other_text) or GENERATION.search(other_text):
+            text = _first_text(literal)
+            if text is not None and not GENERATION.search(self._source(literal)):
+                self._review(text, DECODED_MESSAGE)
+
+    # -- where a compared value comes from --------------------------------------------------
+
+    def _value(self, node: ast.expr) -> ast.expr:
+        """The value a name is bound to, when it is bound once (in the test or the module) to
+        a literal or a structure of literals: the expected value sits there."""
+        if isinstance(node, ast.Name):
+            bound = self.values.get(node.id, [])
+            if len(bound) == 1 and _literal(bound[0], self.values):
+                return bound[0]
+        return node
+
+    def _source(self, node: ast.expr, depth: int = 3) -> str:
+        """``node``'s text and the text of what its local names were computed from
+        (``text = tok.decode(out[0])``; ``assert text == ...``)."""
+        parts = [_text(node)]
+        if depth:
+            for name in walk(node):
+                if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load):
+                    for bound in self.values.get(name.id, ())[:4]:
+                        if bound is not node:
+                            parts.append(self._source(bound, depth - 1))
+        return " ".join(parts)
+
+    def _is_length(self, other: ast.expr) -> bool:
+        """A length or shape that follows the tokenization (not a count of items: the fields of
+        a model's output tuple, the entries of a list built in the test, raw dataset rows)."""
+        other = self._number(other, _is_length)
+        if not _is_length(_text(other)):
+            return False
+        if isinstance(other, ast.Call) and _text(other.func) == "len" and len(other.args) == 1:
+            return not self._counts_items(other.args[0], 3)
+        return True
+
+    def _number(self, node: ast.expr, looks: Callable[[str], object]) -> ast.expr:
+        """``n = len(ids)``, ``assert n == 3``: follow a name to the computation of the number
+        while that computation ``looks`` like the kind asked about (never into containers: a
+        dataset built next to a tokenizer is not a tokenization length)."""
+        for _ in range(3):
+            bound = self.values.get(node.id, []) if isinstance(node, ast.Name) else []
+            if len(bound) != 1 or not looks(_text(bound[0])):
+                break
+            node = bound[0]
+        return node
+
+    def _counts_items(self, node: ast.expr, depth: int) -> bool:
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set, ast.Dict)):
+            return True
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            gen = node.generators
+            return (
+                depth > 0
+                and len(gen) == 1
+                and not gen[0].ifs
+                and (self._counts_items(gen[0].iter, depth - 1))
+            )
+        if isinstance(node, ast.Call):  # model(**inputs, return_dict=False): output fields
+            origin = self.objs.origin(node.func)
+            return origin is not None and origin.kind == "model"
+        if isinstance(node, ast.Name) and depth > 0:
+            bound = self.values.get(node.id, [])
+            return bool(bound) and all(self._counts_items(b, depth - 1) for b in bound)
+        return False
 
     def _eos_id(self, literal: ast.Constant, other: ast.expr) -> None:
         if self._own_attribute(other):
@@ -340,6 +438,64 @@ def _int(node: ast.AST) -> int | None:
     return None
 
 
+def _values(own: list[ast.AST], tree: ast.AST, ctx: RuleContext) -> dict[str, list[ast.expr]]:
+    """Values bound to plain names by single-target assignments: the test's own, else the
+    module's (a module constant the test compares with)."""
+    module: dict[str, list[ast.expr]] = ctx.memo("module_values", lambda: _bound(tree.body))  # type: ignore[attr-defined]
+    local = _bound(own)
+    return {**module, **local}
+
+
+def _bound(nodes: list[ast.AST] | list[ast.stmt]) -> dict[str, list[ast.expr]]:
+    found: dict[str, list[ast.expr]] = {}
+    for node in nodes:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name):
+            found.setdefault(target.id, []).append(value)
+    return found
+
+
+def _literal(node: ast.expr, values: dict[str, list[ast.expr]], depth: int = 2) -> bool:
+    """A literal, or a structure whose leaves are literals: displays, constructors
+    (``Message(content="...", role=Role.ASSISTANT)``), ``torch.tensor([...])``, enum members,
+    names bound once to such a structure."""
+    allowed: set[int] = set()
+    for n in walk(node):
+        if isinstance(n, ast.Call):
+            callee = _text(n.func)
+            last = callee.rsplit(".", 1)[-1]
+            if not LITERAL_CALL.match(callee) or not (last[:1].isupper() or last in LITERAL_FUNCS):
+                return False
+            allowed.update(id(x) for x in walk(n.func))
+        elif (
+            isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name)
+            and n.value.id[:1].isupper()
+        ):
+            allowed.add(id(n.value))  # Role.ASSISTANT
+    for n in walk(node):
+        if isinstance(n, ast.Name) and id(n) not in allowed:
+            bound = values.get(n.id, [])  # *conversation.messages: a local built of literals
+            if not (depth and len(bound) == 1 and _literal(bound[0], values, depth - 1)):
+                return False
+    return any(isinstance(n, ast.Constant) for n in walk(node))
+
+
+def _first_text(node: ast.expr) -> ast.Constant | None:
+    """The first non-empty string in ``node`` that is not a dict key or keyword name."""
+    keys = {id(k) for d in walk(node) if isinstance(d, ast.Dict) for k in d.keys if k}
+    for n in walk(node):
+        text = isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.strip()
+        if text and id(n) not in keys:
+            return n  # type: ignore[return-value]
+    return None
+
+
 def _anchor(objs: Objects, node: ast.AST) -> ast.AST:
     return next(a for a in [node, *objs.found.ancestors(node)] if isinstance(a, ast.stmt))
 
@@ -371,6 +527,10 @@ LENGTH_MESSAGE = (
 PARAMS_MESSAGE = (
     "parameter count measured on GPT2: re-measure with the target model "
     "(run the test once, or sum(p.numel() for p in model.parameters()))"
+)
+VOCAB_MESSAGE = (
+    "50257 is GPT2's vocabulary size: use len(<tokenizer>) or <model>.config.vocab_size of "
+    "the target (they differ: the target's vocabulary is another size)"
 )
 DECODED_MESSAGE = (
     "decoded text of a GPT2 generation: the target generates different text; assert "

@@ -722,7 +722,11 @@ def test_json_positions_are_1_based_lines_and_0_based_columns(tmp_path: Path) ->
     assert spans[("model-id", 3)] == ['"gpt2"']
     assert lines[2].index('"gpt2"') == 25
     assert spans[("model-id", 8)] == ['"distilgpt2"']
-    assert spans[("model-id", 10)] == ['"hf-internal-testing/tiny-random-gpt2"']
+    # Line 10 grows past 88 columns with the tiny target: the call is split too (a fix of its own).
+    assert spans[("model-id", 10)] == [
+        'GPT2LMHeadModel.from_pretrained("hf-internal-testing/tiny-random-gpt2")',
+        '"hf-internal-testing/tiny-random-gpt2"',
+    ]
     assert spans[("auto-classes", 10)] == ["GPT2LMHeadModel"]
 
 
@@ -873,8 +877,11 @@ select = ["model-id"]
     out = run_cli("--apply", cwd=tmp_path)
 
     assert out.code == 0, out.stderr
-    # select = model-id only: the GPT2 class stays, the id goes to the configured target.
-    assert main.read_text() == GPT2_CLASSES_TEST.replace('"gpt2"', f'"{TINY_LLAMA}"')
+    # select = model-id only: the GPT2 class stays, the id goes to the configured target (its
+    # line, now over 88 columns, split as black would).
+    assert main.read_text() == GPT2_CLASSES_TEST.replace(
+        '("gpt2")', f'(\n        "{TINY_LLAMA}"\n    )'
+    )
     assert legacy.read_bytes() == GPT2_TEST.encode()
 
 
@@ -1610,3 +1617,77 @@ def test_config_declares_a_custom_target_without_pad_token(tmp_path: Path) -> No
     pad = [f for f in report_json(out)["files"][0]["findings"] if f["rule"] == "pad-token"]
     assert [(f["safety"], f["line"]) for f in pad] == [("info", 4)]
     assert "has no pad token" in pad[0]["message"]
+
+
+# -- line length: where a long target id is laid out -------------------------------------
+
+# 111 columns once "gpt2" becomes SMOL: over the default 88, within 120.
+LONG_LINE_TEST = """\
+from transformers import AutoModelForCausalLM
+
+
+def test_load():
+    model = AutoModelForCausalLM.from_pretrained("gpt2", low_cpu_mem_usage=True)
+    assert model is not None
+"""
+LONG_LINE_SPLIT = LONG_LINE_TEST.replace(
+    '("gpt2", low_cpu_mem_usage=True)',
+    f'(\n        "{SMOL}", low_cpu_mem_usage=True\n    )',
+)
+LONG_LINE_KEPT = swap(LONG_LINE_TEST.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("config_name", "config", "expected"),
+    [
+        ("pyproject.toml", "[tool.ruff]\nline-length = 120\n", LONG_LINE_KEPT),
+        ("pyproject.toml", "[tool.black]\nline-length = 120\n", LONG_LINE_KEPT),
+        (
+            "pyproject.toml",
+            "[tool.ruff]\nline-length = 120\n[tool.black]\nline-length = 80\n",
+            LONG_LINE_KEPT,
+        ),
+        ("ruff.toml", "line-length = 120\n", LONG_LINE_KEPT),
+        (".ruff.toml", "line-length = 120\n", LONG_LINE_KEPT),
+        ("pyproject.toml", "[tool.ruff]\ntarget-version = 'py310'\n", LONG_LINE_SPLIT),
+        ("pyproject.toml", "[project]\nname = 'demo'\n", LONG_LINE_SPLIT),
+        ("ruff.toml", "not toml at all [", LONG_LINE_SPLIT),
+    ],
+    ids=[
+        "ruff-120",
+        "black-120",
+        "ruff-wins-over-black",
+        "ruff-toml",
+        "dot-ruff-toml",
+        "ruff-without-length-is-88",
+        "no-formatter-config-is-88",
+        "malformed-is-ignored",
+    ],
+)
+def test_line_length_comes_from_the_project_formatter_config(
+    tmp_path: Path, config_name: str, config: str, expected: str
+) -> None:
+    write(tmp_path / config_name, config)
+    target = write(tmp_path / "tests" / "test_a.py", LONG_LINE_TEST)
+
+    out = run_cli("--apply", "--select", "model-id", "tests", cwd=tmp_path)
+
+    assert out.code == 0, out.stderr
+    assert target.read_text() == expected
+
+
+def test_line_length_is_the_nearest_config_per_directory(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", "[tool.ruff]\nline-length = 120\n")
+    write(tmp_path / "tests" / "strict" / "ruff.toml", "line-length = 88\n")
+    # A subpackage's pyproject.toml without formatter settings does not stop the search.
+    write(tmp_path / "tests" / "pkg" / "pyproject.toml", "[project]\nname = 'sub'\n")
+    wide = write(tmp_path / "tests" / "test_wide.py", LONG_LINE_TEST)
+    strict = write(tmp_path / "tests" / "strict" / "test_strict.py", LONG_LINE_TEST)
+    nested = write(tmp_path / "tests" / "pkg" / "test_pkg.py", LONG_LINE_TEST)
+
+    out = run_cli("--apply", "--select", "model-id", "tests", cwd=tmp_path)
+
+    assert out.code == 0, out.stderr
+    assert wide.read_text() == LONG_LINE_KEPT
+    assert nested.read_text() == LONG_LINE_KEPT
+    assert strict.read_text() == LONG_LINE_SPLIT

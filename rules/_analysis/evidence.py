@@ -1,0 +1,195 @@
+"""Evidence: what says a GPT2 id must stay, or is for a human to migrate.
+
+GPT2 internals a scope touches, the file testing GPT2 itself, substring and regex tests on an
+id, labels and peers (``labels``, ``peers``), huggingface_hub repositories; and the bindings
+(``bindings``), whose one decision every literal of a binding shares.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from .bindings import Binding, Bindings
+from .consumers import HF_PACKAGES, HUB_CLIENT
+from .peers import Peers
+from .tree import FUNCS, SCOPES
+
+# Module and parameter names that only exist because the model is GPT2: a test that mentions
+# them tests GPT2 itself, and swapping the model would break or void it.
+INTERNALS = re.compile(
+    r"\b(c_attn|c_proj|c_fc|wte|wpe|GPT2Block|GPT2Attention|GPT2MLP|Conv1D|fan_in_fan_out)\b"
+    # GPT2Config's own field names, read off a loaded model (``model.config.n_embd``).
+    r"|\.(n_embd|n_layer|n_head|n_positions|n_ctx|n_inner)\b"
+    r"|\btransformer\.h\b"
+)
+RAISES = re.compile(r"\b(assertRaises\w*|raises)\(")
+PAD_ERROR = re.compile(r"pad(ding)?[ _]?token", re.IGNORECASE)
+# A test that removes the pad token itself asserts an error any model raises without one.
+UNSETS_PAD = re.compile(r"\.pad_token(_id)?\s*=\s*None\b")
+# Called with a model id as argument, these test or cut substrings: the literal is a pattern.
+SUBSTRING_METHODS = frozenset(
+    {
+        "startswith",
+        "endswith",
+        "find",
+        "rfind",
+        "index",
+        "rindex",
+        "count",
+        "split",
+        "rsplit",
+        "partition",
+        "rpartition",
+        "replace",
+        "removeprefix",
+        "removesuffix",
+        "strip",
+        "lstrip",
+        "rstrip",
+    }
+)
+REGEX_FUNCTIONS = frozenset({"search", "match", "fullmatch", "sub", "findall", "finditer"})
+
+
+@dataclass(frozen=True)
+class Leave:
+    """Why an id is deliberately not migrated (reported as info)."""
+
+    reason: str
+
+
+class Evidence(Peers):
+    """Why whole-value ids stay or go to review."""
+
+    @cached_property
+    def hub_client_file(self) -> bool:
+        """The file uses huggingface_hub and loads nothing with transformers, trl or peft."""
+        packages = {m.lstrip(".").split(".")[0] for m, _ in self.imports.values()} | {
+            m.split(".")[0] for m in self.module_aliases.values()
+        }
+        return HUB_CLIENT in packages and not packages & HF_PACKAGES
+
+    @cached_property
+    def binding_set(self) -> Bindings:
+        """Every binding of the file's whole-value id literals (see _analysis/bindings)."""
+        literals: list[ast.expr] = [
+            node
+            for node, value in self.strings
+            if self.models.target_of(value) is not None
+            and id(node) not in self.docstrings
+            and id(node) not in self.labels  # labels follow their model (model-labels)
+            and not self.in_fstring(node)
+        ]
+        for fstring in self.fstrings:
+            if not self.in_fstring(fstring) and all(
+                isinstance(p, ast.Constant) for p in fstring.values
+            ):
+                text = "".join(str(p.value) for p in fstring.values)  # type: ignore[attr-defined]
+                if self.models.target_of(text) is not None:
+                    literals.append(fstring)
+        return Bindings(self, literals)
+
+    def binding(self, node: ast.AST) -> Binding | None:
+        return self.binding_set.of.get(id(node))
+
+    def internals_in(self, scope: ast.stmt) -> str | None:
+        """What in ``scope`` only makes sense for GPT2: its internals, or an assertion on the
+        error GPT2's missing pad token raises (an instruct model has one: the test would pass
+        vacuously or fail)."""
+        return self._memo("internals", scope, lambda: self._internals_in(scope))
+
+    def _internals_in(self, scope: ast.stmt) -> str | None:
+        text = self.scope_text(scope)
+        match = INTERNALS.search(text)
+        if match:
+            return match.group(0)
+        if PAD_ERROR.search(text) and RAISES.search(text) and not UNSETS_PAD.search(text):
+            return "an assertion on the missing-pad-token error"
+        return None
+
+    @cached_property
+    def subject_path(self) -> bool:
+        return "models/gpt2/" in self.source.path.replace("\\", "/")
+
+    # -- decisions about whole-value ids ----------------------------------------------------
+
+    def leave_reason(self, node: ast.expr) -> Leave | None:
+        """Why the whole-value id literal ``node`` must stay (its binding is kept), or None."""
+        binding = self.binding(node)
+        if binding is not None:
+            return Leave(binding.reason) if binding.decision == "keep" else None
+        return self.literal_leave(node)
+
+    def review_reason(self, node: ast.expr) -> str | None:
+        """Why the id literal ``node`` is for a human to migrate (its binding is review)."""
+        binding = self.binding(node)
+        if binding is not None and binding.decision == "review":
+            return binding.reason
+        return None
+
+    def literal_leave(self, node: ast.expr) -> Leave | None:
+        """What about this literal itself (not its binding) says it must stay."""
+        if self.subject_import:
+            return Leave(f"the file tests GPT2 itself (imports {self.subject_import})")
+        if self.subject_path:
+            return Leave("the file tests GPT2 itself (it lives under models/gpt2/)")
+        parent = self.parent.get(id(node))
+        if (
+            isinstance(parent, ast.Compare)
+            and parent.left is node
+            and any(isinstance(op, (ast.In, ast.NotIn)) for op in parent.ops)
+        ) or (isinstance(parent, ast.Call) and node in parent.args and self._pattern_call(parent)):
+            return Leave("substring test on a model id, not a model id")
+        compared = self.compared_of.get(id(node))
+        if compared is not None and isinstance(node, ast.Constant):
+            for row in self.parametrized(compared[0]).get(compared[1], []):
+                if row.value == node.value and row is not node:
+                    reason = self.literal_leave(row)
+                    if reason is not None:
+                        return Leave(
+                            f"compared with a parameter whose {row.value!r} row stays: {reason.reason}"
+                        )
+        other = self.coverage_peer(node)
+        if other:
+            return Leave(
+                f"one of several architectures in this collection (also {other!r}): kept for coverage"
+            )
+        derived = self.derived_artefact(node)
+        if derived:
+            return Leave(
+                f"base model of the GPT2-derived artefact {derived!r}: the pair must change together, by hand"
+            )
+        if id(node) in self.labels:
+            return Leave("a test label, not a model id (see model-labels)")
+        return None
+
+    def _pattern_call(self, call: ast.Call) -> bool:
+        """``name.startswith(...)``-like string methods (not ``shlex.split``), ``re.search``."""
+        func = call.func
+        if not isinstance(func, ast.Attribute):
+            return False
+        owner = func.value.id if isinstance(func.value, ast.Name) else None
+        module = self.module_alias(owner) if owner else None
+        if func.attr in REGEX_FUNCTIONS:
+            return module == "re"
+        return func.attr in SUBSTRING_METHODS and module is None
+
+    def internals_for(self, node: ast.AST) -> str | None:
+        scopes = [a for a in self.ancestors(node) if isinstance(a, SCOPES)]
+        for scope in scopes:
+            found = self.internals_in(scope)
+            if found:
+                return found
+            if isinstance(scope, FUNCS) and not self.is_setup(scope):
+                return None  # a test function: its own body decides
+        if not scopes:
+            name = self._assigned_name(node)
+            if name is not None:
+                for user in self.users_of(name):
+                    found = self.internals_in(user)
+                    if found:
+                        return found
+        return None

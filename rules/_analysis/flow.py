@@ -1,0 +1,276 @@
+"""Flow: where one GPT2 id literal goes, and every use it meets on the way.
+
+From the literal, along what Python does with it: call arguments (``consumers`` says whether
+the callee takes a hub id), assignments to names and ``self.``/``cls.`` attributes (followed to
+their loads, ``keys``), parameter defaults and parametrize values, helper returns and pytest
+fixtures, dict entries, comparisons, collections; then the objects loaded from it, only to find
+the functions that use them. ``bindings`` merges the flows and decides.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from .consumers import Verdict, classify_call, is_model_field
+from .keys import Func, Key, NameIndex, self_attr
+from .tree import FUNCS
+
+MODEL_TYPE_ATTR = re.compile(r"(model_type|architecture|arch|family)s?$")
+MAX_DEPTH = 6
+
+
+@dataclass
+class Use:
+    """One place an id (or a name holding it) ends up."""
+
+    node: ast.AST
+    verdict: Verdict | None = None  # None: neutral (a comparison, a format string...)
+    keep: str | None = None  # this use shows the literal is not a checkpoint id
+
+
+class Flow:
+    """Where one literal goes: the names it binds, its uses, and the functions it reaches."""
+
+    def __init__(self, owner: NameIndex, literal: ast.expr | None) -> None:
+        self.owner = owner
+        self.found = owner.found
+        self.keys: set[Key] = set()
+        self.objects: set[Key] = set()
+        self.uses: list[Use] = []
+        self.users: dict[int, Func] = {}
+        self._seen: set[int] = set()
+        if literal is not None:
+            self._value(literal, 0)
+
+    def enter(self, key: Key, id_valued: bool) -> None:
+        for load in self.owner.loads(key):
+            if id_valued:
+                self._value(load, 1)
+            else:
+                self._object(load, 1)
+
+    def _user(self, node: ast.AST) -> None:
+        func = self.found.function_of(node)
+        if func is not None:
+            self.users[id(func)] = func
+
+    # -- the id itself -------------------------------------------------------------------
+
+    def _value(self, expr: ast.AST, depth: int) -> None:
+        """Follow an expression that evaluates to the id."""
+        if id(expr) in self._seen or depth > MAX_DEPTH:
+            return
+        self._seen.add(id(expr))
+        self._user(expr)
+        found = self.found
+        cell = found.parameter_of.get(id(expr))
+        if cell is not None:  # a parametrize value (plain or inside pytest.param)
+            self._store_param(cell[0], cell[1], depth)
+            return
+        parent = found.parent.get(id(expr))
+        if isinstance(parent, (ast.IfExp, ast.BoolOp, ast.Starred)) and expr is not getattr(
+            parent, "test", None
+        ):
+            self._value(parent, depth)
+        elif isinstance(parent, ast.Call):
+            if expr in parent.args:
+                self._consume(parent, parent.args.index(expr), depth)
+        elif isinstance(parent, ast.keyword):
+            call = found.parent.get(id(parent))
+            if isinstance(call, ast.Call) and parent.arg is not None:
+                self._consume(call, parent.arg, depth)
+        elif isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
+            targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+            for target in targets:
+                self._store(target, depth, id_valued=True)
+        elif isinstance(parent, ast.Dict):
+            self._dict(parent, expr)
+        elif isinstance(parent, ast.Compare):
+            self._compare(parent, expr)
+        elif isinstance(parent, (ast.List, ast.Tuple, ast.Set)):
+            self._element(parent, expr, depth)
+        elif isinstance(parent, (ast.Return, ast.Yield)):
+            self._returned(parent, depth, id_valued=True)
+        elif isinstance(parent, ast.arguments):
+            self._default(parent, expr, depth)
+        elif isinstance(parent, ast.Subscript) and parent.slice is expr:
+            self.uses.append(
+                Use(
+                    expr,
+                    keep=f"a key of {ast.unparse(parent.value)}: a model type, not a checkpoint",
+                )
+            )
+        elif isinstance(parent, (ast.For, ast.comprehension)) and parent.iter is expr:
+            self._store(parent.target, depth, id_valued=True)
+        elif isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Div):
+            self.uses.append(Use(expr, Verdict(False, "a path component", call=False)))
+        elif isinstance(parent, (ast.JoinedStr, ast.FormattedValue, ast.BinOp)):
+            self.uses.append(Use(expr))  # formatted into text: neutral
+        elif isinstance(parent, ast.Expr):
+            self.uses.append(Use(expr, Verdict(False, "an expression statement (unused)")))
+        elif parent is not None:
+            kind = re.sub(r"(?<!^)(?=[A-Z])", " ", type(parent).__name__).lower()
+            self.uses.append(Use(expr, Verdict(False, f"an expression ({kind})")))
+
+    def _consume(self, call: ast.Call, slot: int | str, depth: int) -> None:
+        found = self.found
+        verdict = classify_call(
+            call,
+            slot,
+            found.imports,
+            found.module_aliases,
+            found.models.consumers,
+            found.local_classes,
+        )
+        if isinstance(slot, str) and not verdict.known and "(" in verdict.what:
+            verdict = Verdict(False, verdict.what, call=False)  # a keyword: a field
+        if self._decorator(call):
+            verdict = Verdict(False, f"the decorator {ast.unparse(call.func)}()")
+        self.uses.append(Use(call, verdict))
+        self._object(call, depth + 1)
+
+    def _decorator(self, call: ast.Call) -> bool:
+        parent = self.found.parent.get(id(call))
+        return isinstance(parent, (*FUNCS, ast.ClassDef)) and call in parent.decorator_list
+
+    def _store(self, target: ast.AST, depth: int, id_valued: bool) -> None:
+        owner = self.owner
+        key: Key | None = None
+        if isinstance(target, ast.Name):
+            key = (owner.store_scope(target), target.id)
+        elif self_attr(target):
+            assert isinstance(target, ast.Attribute)
+            cls = self.found.enclosing_class(target)
+            key = (cls.name, f"self.{target.attr}") if cls else None
+        elif isinstance(target, ast.Attribute) and id_valued:
+            known = is_model_field(target.attr)
+            self.uses.append(Use(target, Verdict(known, f"the field .{target.attr}", call=False)))
+            return
+        elif isinstance(target, ast.Subscript) and id_valued:
+            name = target.slice.value if isinstance(target.slice, ast.Constant) else None
+            known = isinstance(name, str) and is_model_field(name)
+            self.uses.append(
+                Use(target, Verdict(known, f"the item [{ast.unparse(target.slice)}]", call=False))
+            )
+            return
+        if key is None:
+            return
+        keys = [key]
+        cls = self.found.enclosing_class(target, direct=True)
+        if isinstance(target, ast.Name) and cls is not None:
+            keys.append((cls.name, f"self.{target.id}"))  # a class attribute, read as self.x
+        for key in keys:
+            (self.keys if id_valued else self.objects).add(key)
+            for load in self.owner.loads(key):
+                if id_valued:
+                    self._value(load, depth + 1)
+                else:
+                    self._object(load, depth + 1)
+
+    def _returned(self, node: ast.Return | ast.Yield, depth: int, id_valued: bool) -> None:
+        func = self.found.function_of(node)
+        if func is None:
+            return
+        keys = [("return", self.found.qualname(func))]
+        if self.found.is_fixture(func):
+            keys.append(("fixture", func.name))
+        for key in keys:
+            (self.keys if id_valued else self.objects).add(key)
+            for load in self.owner.loads(key):
+                if id_valued:
+                    self._value(load, depth + 1)
+                else:
+                    self._object(load, depth + 1)
+
+    def _default(self, args: ast.arguments, expr: ast.AST, depth: int) -> None:
+        func = self.found.parent.get(id(args))
+        if not isinstance(func, FUNCS):
+            return
+        positional = [*args.posonlyargs, *args.args]
+        params = positional[len(positional) - len(args.defaults) :]
+        pairs = list(zip(params, args.defaults, strict=True))
+        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d]
+        for param, default in pairs:
+            if default is expr:
+                self._store_param(func, param.arg, depth)
+
+    def _store_param(self, func: Func, name: str, depth: int) -> None:
+        key = (self.found.qualname(func), name)
+        self.keys.add(key)
+        self.users[id(func)] = func
+        for load in self.owner.loads(key):
+            self._value(load, depth + 1)
+
+    def _dict(self, node: ast.Dict, expr: ast.AST) -> None:
+        if expr in node.keys:
+            value = getattr(expr, "value", "")
+            if "/" in str(value):
+                self.uses.append(Use(expr, Verdict(False, "a dict key", call=False)))
+            else:
+                self.uses.append(Use(expr, keep="a dict key naming a model type, not a checkpoint"))
+            return
+        key = node.keys[node.values.index(expr)]  # type: ignore[arg-type]
+        name = key.value if isinstance(key, ast.Constant) else None
+        if isinstance(name, str) and "/" not in name and self.found.models.target_of(name):
+            self.uses.append(Use(expr, keep=f"the checkpoint of model type {name!r} in a table"))
+        elif isinstance(name, str):
+            known = is_model_field(name)
+            self.uses.append(Use(expr, Verdict(known, f'the key "{name}"', call=False)))
+        else:
+            self.uses.append(Use(expr, Verdict(False, "a dict value", call=False)))
+
+    def _compare(self, node: ast.Compare, expr: ast.AST) -> None:
+        for side in [node.left, *node.comparators]:
+            if side is not expr and MODEL_TYPE_ATTR.search(ast.unparse(side)):
+                self.uses.append(Use(expr, keep=f"compared with {ast.unparse(side)}: a model type"))
+                return
+        self.uses.append(Use(expr))
+
+    def _element(
+        self, container: ast.List | ast.Tuple | ast.Set, expr: ast.AST, depth: int
+    ) -> None:
+        elts = container.elts
+        index = elts.index(expr)  # type: ignore[arg-type]
+        assign = self.found.parent.get(id(container))
+        if isinstance(assign, ast.Assign) and assign.value is container:
+            unpacked = [t for t in assign.targets if isinstance(t, (ast.Tuple, ast.List))]
+            if unpacked and len(unpacked[0].elts) == len(elts):  # a, b = "x", "gpt2"
+                self._store(unpacked[0].elts[index], depth, id_valued=True)
+                return
+        previous = elts[index - 1] if index else None
+        if isinstance(previous, ast.Constant) and str(previous.value).startswith("-"):
+            flag = str(previous.value)
+            self.uses.append(
+                Use(expr, Verdict(is_model_field(flag), f"the flag {flag}", call=False))
+            )
+            return
+        if self.found.model_type_peers(elts):
+            self.uses.append(Use(expr, keep="one of several model types in a collection"))
+            return
+        self._value(container, depth)
+
+    # -- objects loaded from it ----------------------------------------------------------
+
+    def _object(self, expr: ast.AST, depth: int) -> None:
+        """Follow an object loaded from the id: only to find the functions that use it."""
+        if id(expr) in self._seen or depth > MAX_DEPTH:
+            return
+        self._seen.add(id(expr))
+        self._user(expr)
+        parent = self.found.parent.get(id(expr))
+        if isinstance(parent, ast.Attribute) and parent.value is expr:
+            self._object(parent, depth)  # model.to(device), processor.tokenizer
+        elif isinstance(parent, ast.Call) and (parent.func is expr or expr in parent.args):
+            self._object(parent, depth)  # .to(device) result, a wrapper of the model
+        elif isinstance(parent, ast.keyword):
+            call = self.found.parent.get(id(parent))
+            if isinstance(call, ast.Call):
+                self._object(call, depth)
+        elif isinstance(parent, (ast.Assign, ast.AnnAssign)):
+            targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+            for target in targets:
+                self._store(target, depth, id_valued=False)
+        elif isinstance(parent, (ast.Return, ast.Yield)):
+            self._returned(parent, depth, id_valued=False)

@@ -1,0 +1,135 @@
+"""Peers: what sits next to a GPT2 id and shows it is not a checkpoint to swap.
+
+Other architectures in the same collection or parametrize column (kept for coverage), bare
+model types next to each other, and GPT2-derived artefacts (an adapter trained on GPT2) loaded
+where the id is used: the base and the artefact must change together, by hand.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from functools import cached_property
+
+from .labels import Labels
+from .shapes import MODEL_LIKE, MODEL_TYPE, is_cli_string
+from .tree import FUNCS, walk
+
+
+class Peers(Labels):
+    """Coverage peers, model-type peers and derived artefacts of the file's ids."""
+
+    def model_type_peers(self, elts: list[ast.expr]) -> bool:
+        """Bare names of architectures next to each other (``["gpt2", "llama", "opt"]``):
+        model types, not checkpoints."""
+        values = [e.value for e in elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        others = [v for v in values if self.models.target_of(v) is None]
+        types = [v for v in others if MODEL_TYPE.match(v)]
+        # Real tables carry a few test names too ("mistral-nemo"): most entries decide.
+        return bool(types) and len(types) >= 0.75 * len(others)
+
+    def coverage_peer(self, node: ast.AST) -> str | None:
+        """A non-GPT2 model among the values this literal sits with (a flat list, or the same
+        column of parametrize-style rows), or None. Argument lists (``["--flag", ...]``) and
+        dicts are configurations, not enumerations."""
+        parameter = self.parameter_of.get(id(node))
+        if parameter is not None and self._used_as_id(*parameter):
+            # The values of a parameter used as a model id are all model ids, bare ones
+            # ("bert-base-uncased", "t5-small") included.
+            for cell in self.parametrized(parameter[0]).get(parameter[1], []):
+                text = str(cell.value)
+                if self.models.target_of(text) is None and "gpt2" not in text.lower():
+                    return text
+            return None
+        parent = self.parent.get(id(node))
+        if not isinstance(parent, (ast.List, ast.Tuple, ast.Set)):
+            return None
+        grand = self.parent.get(id(parent))
+        peers: list[ast.expr] = list(parent.elts)
+        if isinstance(parent, ast.Tuple) and isinstance(grand, (ast.List, ast.Tuple, ast.Set)):
+            column = parent.elts.index(node)  # type: ignore[arg-type]
+            peers = [
+                row.elts[column]
+                for row in grand.elts
+                if isinstance(row, ast.Tuple) and len(row.elts) > column
+            ]
+        values = [
+            p.value for p in peers if isinstance(p, ast.Constant) and isinstance(p.value, str)
+        ]
+        if any(v.startswith("-") for v in values):
+            return None
+        for value in values:
+            for token in self.model_tokens(value):
+                if self.models.target_of(token) is None and "gpt2" not in token.lower():
+                    return token
+        return None
+
+    @staticmethod
+    def model_tokens(value: str) -> list[str]:
+        """Model ids a string holds: itself, or ``org/name`` tokens of an argument string."""
+        if MODEL_LIKE.match(value):
+            return [value]
+        if is_cli_string(value):
+            return [t for t in re.split(r"[\s,=]+", value) if MODEL_LIKE.match(t)]
+        return []
+
+    @cached_property
+    def artefacts(self) -> dict[str, str]:
+        """GPT2-derived artefacts loaded in this file (adapters trained on GPT2...), keyed by
+        the literal's value and by the names of constants holding one."""
+
+        def derived(value: object) -> bool:
+            return (
+                isinstance(value, str)
+                and bool(MODEL_LIKE.match(value))
+                and "gpt2" in value.lower()
+                and self.models.target_of(value) is None
+            )
+
+        constants = {}
+        for node in walk(self.tree):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Constant)
+                and derived(node.value.value)
+            ):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        constants[target.id] = str(node.value.value)
+        found: dict[str, str] = {}
+        for call in walk(self.tree):
+            if not (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "from_pretrained"
+            ):
+                continue
+            for arg in [*call.args, *(k.value for k in call.keywords)]:
+                if isinstance(arg, ast.Constant) and derived(arg.value):
+                    found[str(arg.value)] = str(arg.value)
+                elif isinstance(arg, ast.Name) and arg.id in constants:
+                    found[arg.id] = constants[arg.id]
+        return found
+
+    def derived_artefact(self, node: ast.AST) -> str | None:
+        """The GPT2-derived artefact loaded where this base id is used, if any."""
+        if not self.artefacts:
+            return None
+        scope = next((a for a in self.ancestors(node) if isinstance(a, FUNCS)), None)
+        if scope is not None:
+            scopes: list[ast.stmt] = [scope]
+        else:
+            name = self._assigned_name(node)
+            scopes = self.users_of(name) if name is not None else []
+        for user in scopes:
+            for inner in walk(user):
+                key = (
+                    inner.value
+                    if isinstance(inner, ast.Constant)
+                    else inner.id
+                    if isinstance(inner, ast.Name)
+                    else None
+                )
+                if isinstance(key, str) and key in self.artefacts:
+                    return self.artefacts[key]
+        return None
