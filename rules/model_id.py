@@ -25,7 +25,9 @@ module level, in class bodies, lambdas or decorators, nor out of f-strings or co
 
 Keep (info): GPT2 itself is needed somewhere in the binding (internals such as ``c_attn``,
 ``transformer.h`` or ``n_embd`` in any function that uses it, a file importing
-``transformers.models.gpt2``), the id enumerates architectures (coverage), it is the base of a
+``transformers.models.gpt2``), GPT2 is the named subject (a test function or class named for
+it, ``test_gpt2_eos``/``TestGPT2Tokenizer``; a file named for it or under a ``gpt2/``
+folder), the id enumerates architectures (coverage), it is the base of a
 GPT2-derived artefact, it is a name rather than a checkpoint (a model type, a table key, a
 template or directory name), a repository name in a huggingface_hub test, a substring test,
 or a branch label (``model-labels``). Ids in comments and docstrings are reported too.

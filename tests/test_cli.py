@@ -1691,3 +1691,38 @@ def test_line_length_is_the_nearest_config_per_directory(tmp_path: Path) -> None
     assert wide.read_text() == LONG_LINE_KEPT
     assert nested.read_text() == LONG_LINE_KEPT
     assert strict.read_text() == LONG_LINE_SPLIT
+
+
+@pytest.mark.parametrize("run", [run_cli, run_script], ids=["in-process", "script"])
+@pytest.mark.parametrize(
+    ("relative", "why"),
+    [
+        ("tests/test_hf_gpt2_export.py", "named for it (test_hf_gpt2_export.py)"),
+        ("tests/gpt2_test.py", "named for it (gpt2_test.py)"),
+        ("tests/models/gpt2/test_loading.py", "under a gpt2/ folder"),
+    ],
+)
+def test_file_whose_path_names_gpt2_keeps_its_ids(
+    run: Any, relative: str, why: str, tmp_path: Path
+) -> None:
+    """A file named for GPT2 (or under a gpt2/ folder) tests GPT2: its ids stay, as info."""
+    code = (
+        "from transformers import AutoModelForCausalLM\n\n\n"
+        "def test_load():\n"
+        '    assert AutoModelForCausalLM.from_pretrained("gpt2")\n'
+    )
+    path = tmp_path / relative
+    path.parent.mkdir(parents=True)
+    path.write_text(code, encoding="utf-8")
+    out = run("--apply", "--format", "json", relative, cwd=tmp_path)
+    assert out.code == 0, out.stdout + out.stderr
+    [entry] = json.loads(out.stdout)["files"]
+    [finding] = entry["findings"]
+    assert (finding["decision"], finding["safety"], entry["changed"]) == ("keep", "info", False)
+    assert why in finding["message"]
+    assert path.read_text(encoding="utf-8") == code
+    # The same code in a file that does not name GPT2 migrates.
+    other = tmp_path / "tests" / "test_other_loading.py"
+    other.write_text(code, encoding="utf-8")
+    assert run("--apply", "-q", "tests/test_other_loading.py", cwd=tmp_path).code == 0
+    assert '"gpt2"' not in other.read_text(encoding="utf-8")

@@ -134,6 +134,17 @@ class Bindings(NameIndex):
                     func,
                 )
                 return
+        for func in sorted(binding.users.values(), key=lambda f: f.lineno):
+            named = found.named_for_gpt2(func)
+            if named:
+                self._set(
+                    binding,
+                    "keep",
+                    f"{named} is named for GPT2: GPT2 is what it tests, swapping the model "
+                    "would void it",
+                    func,
+                )
+                return
         unknown = [u for u in binding.uses if u.verdict is not None and not u.verdict.known]
         if unknown:
             first = min(unknown, key=lambda u: getattr(u.node, "lineno", 0))

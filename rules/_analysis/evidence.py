@@ -25,6 +25,10 @@ INTERNALS = re.compile(
     r"|\.(n_embd|n_layer|n_head|n_positions|n_ctx|n_inner)\b"
     r"|\btransformer\.h\b"
 )
+# "gpt2" as a word of a file name: test_modeling_gpt2, gpt2_test, test_hf_gpt2_serialize.
+GPT2_WORD = re.compile(r"(^|[_\W])gpt2($|[_\W])", re.IGNORECASE)
+# Test functions and classes (by pytest's and unittest's naming): their name states the subject.
+TEST_NAME = re.compile(r"^(test|Test)|Tests?$|TestCase$")
 RAISES = re.compile(r"\b(assertRaises\w*|raises)\(")
 PAD_ERROR = re.compile(r"pad(ding)?[ _]?token", re.IGNORECASE)
 # A test that removes the pad token itself asserts an error any model raises without one.
@@ -111,8 +115,29 @@ class Evidence(Peers):
         return None
 
     @cached_property
-    def subject_path(self) -> bool:
-        return "models/gpt2/" in self.source.path.replace("\\", "/")
+    def subject_path(self) -> str | None:
+        """The file's path names GPT2 as its subject: a ``gpt2/`` folder, or a file named for
+        it (``test_modeling_gpt2.py``, ``gpt2_test.py``): why it is kept, or None."""
+        path = self.source.path.replace("\\", "/")
+        folders, _, name = path.rpartition("/")
+        if "/gpt2/" in f"/{folders}/":
+            return "it lives under a gpt2/ folder"
+        if GPT2_WORD.search(name.rsplit(".", 1)[0]):
+            return f"the file is named for it ({name})"
+        return None
+
+    def named_for_gpt2(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+        """The test function, or the test class around it, whose name says it tests GPT2
+        (``test_gpt2_tokenize_eos``, ``TestHuggingFaceGPT2Tokenizer``), or None."""
+        names = [func.name]
+        owner = self.enclosing_class(func)
+        while owner is not None:
+            names.append(owner.name)
+            owner = self.enclosing_class(owner)
+        for name in names:
+            if TEST_NAME.search(name) and "gpt2" in name.lower():
+                return name
+        return None
 
     # -- decisions about whole-value ids ----------------------------------------------------
 
@@ -135,7 +160,7 @@ class Evidence(Peers):
         if self.subject_import:
             return Leave(f"the file tests GPT2 itself (imports {self.subject_import})")
         if self.subject_path:
-            return Leave("the file tests GPT2 itself (it lives under models/gpt2/)")
+            return Leave(f"the file tests GPT2 itself ({self.subject_path})")
         parent = self.parent.get(id(node))
         if (
             isinstance(parent, ast.Compare)

@@ -112,7 +112,8 @@ class Flow:
             self.uses.append(Use(expr, Verdict(False, "an expression statement (unused)")))
         elif parent is not None:
             kind = re.sub(r"(?<!^)(?=[A-Z])", " ", type(parent).__name__).lower()
-            self.uses.append(Use(expr, Verdict(False, f"an expression ({kind})")))
+            # Data, not a call: an element of a comprehension, an attribute's owner...
+            self.uses.append(Use(expr, Verdict(False, f"an expression ({kind})", call=False)))
 
     def _consume(self, call: ast.Call, slot: int | str, depth: int) -> None:
         found = self.found
