@@ -182,8 +182,9 @@ def name(identifier: str, node: cst.CSTNode) -> cst.CSTNode:
 
 
 def insert_first(code: str, node: cst.CSTNode) -> cst.CSTNode:
-    """A function with the statement ``code`` first in its body, after a docstring. The new
-    line takes the body's indentation and the file's line ending."""
+    """A function with the statement ``code`` first in its body, after a docstring and after
+    the comment lines that open the body. The new line takes the body's indentation and the
+    file's line ending."""
     import libcst as cst
 
     assert isinstance(node, (cst.FunctionDef)) and isinstance(node.body, cst.IndentedBlock)
@@ -194,7 +195,16 @@ def insert_first(code: str, node: cst.CSTNode) -> cst.CSTNode:
         and isinstance(first.body[0], cst.Expr)
         and isinstance(first.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
     )
-    statements.insert(1 if docstring else 0, cst.parse_statement(code + "\n"))
+    at = 1 if docstring else 0
+    new = cst.parse_statement(code + "\n")
+    following = statements[at] if at < len(statements) else None
+    if isinstance(following, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and (
+        following.leading_lines
+    ):
+        # Comments that open the body read like a docstring: they stay first.
+        new = new.with_changes(leading_lines=following.leading_lines)
+        statements[at] = following.with_changes(leading_lines=[])
+    statements.insert(at, new)
     return node.with_changes(body=node.body.with_changes(body=statements))
 
 
