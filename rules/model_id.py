@@ -18,9 +18,10 @@ Layout: a long target id can push a line past the project's line length (ruff's
 default 88). Such a line, if it was within the limit before, is laid out as maintainers do:
 when the same id is passed as a plain string argument two or more times in one function that
 never uses the name ``model_id``, a ``model_id = "<target>"`` line opens the function body
-(after its docstring and opening comments) and those arguments become ``model_id``; otherwise a one-line call that
-ends the line gets its arguments on their own lines, black style (on one line if that fits,
-else one per line with a trailing comma); otherwise the line stays long. Nothing is hoisted at
+(after its docstring and opening comments) and those arguments become ``model_id``;
+otherwise a one-line call that ends the line gets its arguments on their own lines, black
+style (on one line if that fits, else one per line with a trailing comma); otherwise the line
+stays long. Nothing is hoisted at
 module level, in class bodies, lambdas or decorators, nor out of f-strings or command lines.
 
 Keep (info): GPT2 itself is needed somewhere in the binding (internals such as ``c_attn``,
