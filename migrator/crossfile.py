@@ -43,7 +43,7 @@ class Imported:
 
     name: str
     source: str  # the GPT2 id
-    decision: str  # migrate | keep | review
+    decision: str  # migrate | keep | review | finished (the fixture loads a known target)
     kind: str  # "id" (a constant, a fixture returning the id) or tokenizer/model/processor
     where: str  # "tests/conftest.py:12"
     # The exporter is migrated in this run too: only then may the importer drop what the
@@ -104,6 +104,10 @@ def collect(files: Sequence[Path], models: ModelMap) -> CrossFile:
             if other is None:
                 continue
             for name in wanted:
+                if names[name][0] == "finished":  # already loads a target: nothing to decide
+                    if _seed(other, name, ("fixture", False), exporter) is not None:
+                        users_of.setdefault(key, {}).setdefault(name, []).append(str(importer))
+                    continue
                 seed = _seed(other, name, names[name], exporter)
                 if seed is None:
                     continue
@@ -187,14 +191,22 @@ def _exporters(files: Sequence[Path], reader: _Reader) -> list[Path]:
             conftest = parent / "conftest.py"
             if conftest.is_file():
                 found[conftest] = None
-    return [p for p in found if b"gpt2" in reader.raw(p).lower()]
+    targets = _target_bytes(reader.models)
+    return [p for p in found if targets.search(reader.raw(p))]
+
+
+def _target_bytes(models: ModelMap) -> re.Pattern[bytes]:
+    """A GPT2 id, or a known target (a conftest that already serves one: its users' GPT2-era
+    workarounds can go, the half-done migration across files)."""
+    known = [re.escape(t.encode()) for t in sorted(models.known_targets)]
+    return re.compile(b"|".join([rb"(?i:gpt2)", *known]))
 
 
 def _importers_root(exporter: Path, names: dict[str, tuple[str, bool]], run: set[Path]) -> Path:
     """Where the users of ``exporter``'s names can be: a conftest's fixtures are seen only
     below its folder; a module constant is imported from anywhere in its package
     (``from .utils.constants import X``) or in the run."""
-    if all(kind == "fixture" for kind, _ in names.values()):
+    if all(kind in ("fixture", "finished") for kind, _ in names.values()):
         return exporter.parent
     folder = exporter.parent
     for _ in range(MAX_PARENTS):
@@ -205,8 +217,9 @@ def _importers_root(exporter: Path, names: dict[str, tuple[str, bool]], run: set
 
 
 def _exported(found: Any, path: Path) -> dict[str, tuple[str, bool]]:
-    """Exported name -> ("fixture" or "constant", whether it holds the id itself rather
-    than an object loaded from it), for the names that hold a binding."""
+    """Exported name -> ("fixture", "constant" or "finished", whether it holds the id itself
+    rather than an object loaded from it), for the names that hold a binding; "finished": a
+    conftest fixture that already loads a known target."""
     out: dict[str, tuple[str, bool]] = {}
     for binding in found.binding_set.all:
         for keys, id_valued in ((binding.keys, True), (binding.objects, False)):
@@ -215,6 +228,20 @@ def _exported(found: Any, path: Path) -> dict[str, tuple[str, bool]]:
                     out[name] = ("fixture", id_valued)
                 elif scope == "" and not name.startswith("self."):
                     out[name] = ("constant", id_valued)
+    if path.name == "conftest.py":
+        for name in _finished(found):
+            out.setdefault(name, ("finished", False))
+    return out
+
+
+def _finished(found: Any) -> dict[str, Any]:
+    """The conftest's fixtures returning a tokenizer or model loaded from a known target."""
+    objects = importlib.import_module("migrator.rules._analysis.objects").objects(found.ctx)
+    out = {}
+    for (scope, name), loaded in objects.bindings.items():
+        origin = loaded[-1].origin if loaded else None
+        if scope == "fixture" and origin is not None and origin.finished:
+            out[name] = origin
     return out
 
 
@@ -261,6 +288,11 @@ def _decisions(found: Any, path: Path, in_run: bool) -> dict[str, Imported]:
                     kind = loaded[-1].origin.kind
             where = f"{_display(path)}:{binding.first_line}"
             out[name] = Imported(name, binding.source, binding.decision, kind, where, in_run)
+    if path.name == "conftest.py":
+        for name, origin in _finished(found).items():
+            source = min(origin.sources)
+            where = f"{_display(path)}"
+            out.setdefault(name, Imported(name, source, "finished", origin.kind, where))
     return out
 
 

@@ -225,6 +225,28 @@ def test_user_of_the_fixture_alone_keeps_its_workaround(run: Runner, tmp_path: P
     assert entry["findings"] == []
 
 
+@RUNNERS
+def test_staged_rollout_finishes_once_the_conftest_is_migrated(run: Runner, tmp_path: Path) -> None:
+    """First the conftest alone, then its user alone: the fixture now loads the target, so the
+    user's workaround goes in the second step (SPEC §4: known targets count as migrated)."""
+    conftest = write(tmp_path / "tests" / "conftest.py", TOKENIZER_CONFTEST)
+    pad = write(tmp_path / "tests" / "test_pad.py", PAD_TEST)
+
+    first = run("--apply", "-q", "tests/conftest.py", cwd=tmp_path)
+    assert first.code == 0, first.stderr
+    assert conftest.read_bytes() == migrated(TOKENIZER_CONFTEST)
+    assert pad.read_bytes() == PAD_TEST.encode()
+
+    second = run("--apply", "--format", "json", "tests/test_pad.py", cwd=tmp_path)
+    assert second.code == 0, second.stderr
+    assert pad.read_bytes() == PAD_TEST.replace(WORKAROUND, "").encode()
+    entry = report(second)["tests/test_pad.py"]
+    assert [(f["rule"], f["line"], f["fixed"]) for f in entry["findings"]] == [
+        ("pad-token", 2, True)
+    ]
+    assert_second_apply_changes_nothing(run, tmp_path)
+
+
 # -- 3. a module constant imported by other files -------------------------------------------
 
 IMPORT_STYLES = pytest.mark.parametrize(

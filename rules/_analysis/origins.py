@@ -233,12 +233,11 @@ class Origins:
     def _imported(self, name: str) -> Origin | None:
         """A fixture of a conftest.py in another file, when its binding migrates there."""
         imported = self.found.ctx.file.imported.get(name)
-        if (
-            imported is None
-            or imported.kind == "id"
-            or imported.decision != "migrate"
-            or not imported.in_run
-        ):
+        if imported is None or imported.kind == "id":
+            return None
+        if imported.decision == "finished":  # the fixture already loads a known target
+            return Origin(imported.kind, frozenset({imported.source}), frozenset(), finished=True)
+        if imported.decision != "migrate" or not imported.in_run:
             return None
         return Origin(imported.kind, frozenset({imported.source}), frozenset())
 
