@@ -357,3 +357,48 @@ def test_constant_in_a_subpackage_sees_importers_above_it(
     [finding] = report(out)["tests/utils/constants.py"]["findings"]
     assert (finding["safety"], finding["decision"]) == ("info", "keep")
     assert "tests/test_internals.py:" in finding["message"]
+
+
+# -- 4. a parametrized argument shadows a fixture of the same name ---------------------------
+
+ID_CONFTEST = """\
+import pytest
+
+
+@pytest.fixture
+def model_id():
+    return "gpt2"
+"""
+
+SHADOWING_TEST = """\
+import pytest
+from transformers import AutoModelForCausalLM
+
+ARCHITECTURES = ["org/llama-tiny", "org/mistral-tiny"]
+
+
+def test_default(model_id):
+    assert AutoModelForCausalLM.from_pretrained(model_id)
+
+
+@pytest.mark.parametrize("model_id", ARCHITECTURES)
+def test_every_architecture(model_id):
+    assert model_id.lower().startswith("org/")
+"""
+
+
+@RUNNERS
+def test_parametrized_argument_is_not_the_fixture(run: Runner, tmp_path: Path) -> None:
+    """``test_every_architecture``'s ``model_id`` comes from its parametrize rows, not from
+    the conftest: what it does with the value is no evidence about the fixture's id."""
+    conftest = write(tmp_path / "tests" / "conftest.py", ID_CONFTEST)
+    user = write(tmp_path / "tests" / "test_models.py", SHADOWING_TEST)
+
+    out = run("--apply", "--format", "json", "tests", cwd=tmp_path)
+
+    assert out.code == 0, out.stderr
+    assert conftest.read_bytes() == migrated(ID_CONFTEST)
+    assert user.read_bytes() == SHADOWING_TEST.encode()
+    [finding] = report(out)["tests/conftest.py"]["findings"]
+    assert (finding["decision"], finding["fixed"]) == ("migrate", True)
+    assert_second_apply_changes_nothing(run, tmp_path)

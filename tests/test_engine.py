@@ -47,7 +47,10 @@ except ValueError :
 def mixed_suite(root: Path) -> list[Path]:
     """A dozen files of every outcome: rewrites, reviews, clean, skipped, errors."""
     files = {
-        **{f"test_gpt2_{i}.py": GPT2_TEST.replace("test_load", f"test_load_{i}") for i in range(8)},
+        **{
+            f"test_trainer_{i}.py": GPT2_TEST.replace("test_load", f"test_load_{i}")
+            for i in range(8)
+        },
         "test_ready.py": 'from transformers import AutoModel\n\nMODEL = AutoModel.from_pretrained("gpt2")\n',
         "test_clean.py": GPT2_TEST.replace('"gpt2"', '"org/llama-tiny"'),
         "test_kept.py": '# the subject\nfrom transformers.models.gpt2 import GPT2Model\nID = "gpt2"\n',
@@ -104,7 +107,7 @@ def test_parallel_apply_writes_what_sequential_apply_writes(tmp_path: Path) -> N
     assert first.stdout == second.stdout
     for path in sorted(one.iterdir()):
         assert path.read_bytes() == (two / path.name).read_bytes(), path.name
-    assert (one / "test_gpt2_0.py").read_text() != GPT2_TEST.replace("test_load", "test_load_0")
+    assert (one / "test_trainer_0.py").read_text() != GPT2_TEST.replace("test_load", "test_load_0")
     assert (one / "test_inexact.py").read_text() == INEXACT
 
 
@@ -152,7 +155,7 @@ def test_main_process_of_a_parallel_run_never_imports_libcst(tmp_path: Path) -> 
     mixed_suite(tmp_path)
     imported, out = _imports_libcst(tmp_path, "--check", "-j", "2", ".")
     assert not imported
-    assert "would change test_gpt2_0.py" in out  # yet the files were rewritten (in children)
+    assert "would change test_trainer_0.py" in out  # yet the files were rewritten (in children)
     imported, _ = _imports_libcst(tmp_path, "--check", "-j", "1", ".")
     assert imported  # one job: everything happens in the one process
 
@@ -227,7 +230,7 @@ def test_a_rewrite_the_file_encoding_cannot_hold_is_an_error_for_that_file(
         "test_ascii.py: the rewrite needs '\u2603' (line 8), which the file's encoding 'ascii' "
         "cannot represent; left unchanged: migrate it by hand" in outcome.stderr
     ), outcome.stderr
-    assert "would change test_gpt2_0.py" in outcome.stdout  # the other files still ran
+    assert "would change test_trainer_0.py" in outcome.stdout  # the other files still ran
     assert len(paths) > 8
 
 

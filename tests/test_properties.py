@@ -197,7 +197,7 @@ def _changed(draw: st.DrawFn, n: int) -> Item:
         imports = {"imported": {cls}, "qualified": set(), "aliased": {f"{cls} as Old{cls}"}}[how]
         return Item(
             (
-                (0, f"def test_gpt2_class_{n}():"),
+                (0, f"def test_auto_class_{n}():"),
                 (1, f'obj = {owner}.from_pretrained("{model_id}")'),
                 (1, "assert obj is not None"),
             ),

@@ -134,14 +134,27 @@ class Bindings(NameIndex):
                     func,
                 )
                 return
-        for func in sorted(binding.users.values(), key=lambda f: f.lineno):
-            named = found.named_for_gpt2(func)
+        for literal in binding.literals:
+            home = found.function_of(literal) or found.enclosing_class(literal)
+            named = found.named_for_gpt2(home) if home is not None else None
             if named:
                 self._set(
                     binding,
                     "keep",
                     f"{named} is named for GPT2: GPT2 is what it tests, swapping the model "
                     "would void it",
+                    literal,
+                )
+                return
+        for func in sorted(binding.users.values(), key=lambda f: f.lineno):
+            named = found.named_for_gpt2(func)
+            if named:  # one user of a shared model says it tests GPT2: a human splits them
+                self._set(
+                    binding,
+                    "review",
+                    f"{named} (line {func.lineno}) is named for GPT2 and uses this model with "
+                    "other tests: migrate the others and give that test a GPT2 model of its "
+                    "own, or keep it",
                     func,
                 )
                 return

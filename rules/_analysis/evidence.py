@@ -126,7 +126,9 @@ class Evidence(Peers):
             return f"the file is named for it ({name})"
         return None
 
-    def named_for_gpt2(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    def named_for_gpt2(
+        self, func: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    ) -> str | None:
         """The test function, or the test class around it, whose name says it tests GPT2
         (``test_gpt2_tokenize_eos``, ``TestHuggingFaceGPT2Tokenizer``), or None."""
         names = [func.name]

@@ -11,6 +11,7 @@ import ast
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from .labels import parametrized_names
 from .tree import FUNCS
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ class NameIndex:
             return
         if scope == "fixture":
             for func in self.params.get(name, []):
-                if func.name != name:
+                # A parametrized argument of the same name shadows the fixture.
+                if func.name != name and name not in parametrized_names(func):
                     yield from self.loads((self.found.qualname(func), name))
             return
         for name_load in self.name_loads.get(name, []):

@@ -192,6 +192,20 @@ def parametrize_rows(
             yield names, row, cells
 
 
+def parametrized_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The parameters a ``parametrize`` decorator of ``func`` gives values (whatever their
+    form): they shadow fixtures of the same name."""
+    names: set[str] = set()
+    for deco in func.decorator_list:
+        if (
+            isinstance(deco, ast.Call)
+            and deco.args
+            and ast.unparse(deco.func).endswith("parametrize")
+        ):
+            names.update(_argnames(deco.args[0]))
+    return names
+
+
 def _argnames(node: ast.AST) -> list[str]:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [n.strip() for n in node.value.split(",") if n.strip()]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .labels import parametrized_names
 from .tree import FUNCS, walk
 
 if TYPE_CHECKING:
@@ -205,7 +206,8 @@ class Origins:
                     return before[-1].origin
                 if entries:
                     return None
-                if expr.id in {a.arg for a in [*scope.args.args, *scope.args.kwonlyargs]}:
+                params = {a.arg for a in [*scope.args.args, *scope.args.kwonlyargs]}
+                if expr.id in params and expr.id not in parametrized_names(scope):
                     fixture = out.get(("fixture", expr.id))
                     return fixture[-1].origin if fixture else self._imported(expr.id)
             module = out.get(("", expr.id))
