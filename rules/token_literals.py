@@ -23,7 +23,9 @@ to a local, an expected string or structure of literals bound to a name (the mar
 that value, naming the assertion), a number computed by ``len(...)`` into a local. GPT2's
 vocabulary size ``50257`` is review wherever the test asserts or hard-codes it. Counts of items
 are not tokenization lengths: the fields of a model's output tuple, the entries of a list or
-tuple built in the test. Generated output (``generate``, pipelines, inference engines) compared
+tuple built in the test, and a length equal to a size the test requested (``max_length=15``)
+is what it asked for; the number of samples of a dataset packed to a length is reported.
+Generated output (``generate``, pipelines, inference engines) compared
 with literal text or structures holding it is review.
 
 Only tests that use a tokenizer or model loaded from a migrated id are examined; ``<tok>`` is
@@ -65,6 +67,9 @@ GENERATION = re.compile(r"\.generate\(|\binfer\w*\(|\bpipe\w*\(|\bgenerat\w*\(|\
 # Callees that build literal values: constructors (a capitalized name) and these functions.
 LITERAL_CALL = re.compile(r"^[A-Za-z_][\w.]*$")
 LITERAL_FUNCS = frozenset({"dict", "list", "tuple", "set", "frozenset", "tensor", "array"})
+# A dataset cut into samples of so many tokens: how many samples it yields follows the tokenizer.
+PACKED = re.compile(r"\bseq_length\b|\bpack(ing|ed)?\b|max_seq_len", re.IGNORECASE)
+REQUESTED = re.compile(r"length|len$|^num_|size|count|max_new_tokens|steps", re.IGNORECASE)
 VOCAB_SIZE = 50257  # GPT2's vocabulary: asserted or hard-coded as a logits dimension
 ENCODERS = re.compile(r"encode\(|apply_chat_template\(|tokenizer\(|\btok\(")
 OWN_ATTRIBUTES = frozenset({"eos_token_id", "pad_token_id", "eos_token", "pad_token"})
@@ -91,6 +96,18 @@ class _Test:
         self.done: set[int] = set()
         self.values = _values(self.own, objs.found.tree, ctx)
         self.via: ast.expr | None = None  # the name that led to the value being judged
+        # Sizes the test asks for (max_length=15, num_completions=3, seq_length=19): a length
+        # equal to one of them is what was requested, not what GPT2's tokenizer produced.
+        self.requested = {
+            kw.value.value
+            for call in self.own
+            if isinstance(call, ast.Call)
+            for kw in call.keywords
+            if kw.arg
+            and REQUESTED.search(kw.arg)
+            and isinstance(kw.value, ast.Constant)
+            and type(kw.value.value) is int
+        }
 
     def check(self) -> None:
         for node in self.own:
@@ -237,7 +254,12 @@ class _Test:
         elif value == VOCAB_SIZE:
             self._review(literal, VOCAB_MESSAGE)
         elif self._is_length(other) and (_int_list(literal) is not None or value is not None):
-            if value not in (0, 1):
+            if value not in (0, 1) and value not in self.requested:
+                self._review(literal, LENGTH_MESSAGE)
+        elif (values := _int_list(literal)) is not None and _is_shape(_text(other)):
+            # (batch, length): the batch is the inputs' count; a length the test requested
+            # (max_length=15) is not GPT2's tokenization either.
+            if any(v not in (0, 1) and v not in self.requested for v in values[1:] or values):
                 self._review(literal, LENGTH_MESSAGE)
         elif (values := _int_list(literal)) is not None and (
             len(values) >= 2 or TOKEN_IDS.search(other_text)
@@ -280,10 +302,17 @@ class _Test:
         """A length or shape that follows the tokenization (not a count of items: the fields of
         a model's output tuple, the entries of a list built in the test, raw dataset rows)."""
         other = self._number(other, _is_length)
+        counted = (
+            other.args[0]
+            if isinstance(other, ast.Call) and _text(other.func) == "len" and len(other.args) == 1
+            else None
+        )
+        if counted is not None and PACKED.search(self._source(counted)):
+            return True  # samples of a dataset packed or chunked to a length: token counts
         if not _is_length(_text(other)):
             return False
-        if isinstance(other, ast.Call) and _text(other.func) == "len" and len(other.args) == 1:
-            return not self._counts_items(other.args[0], 3)
+        if counted is not None:
+            return not self._counts_items(counted, 3)
         return True
 
     def _number(self, node: ast.expr, looks: Callable[[str], object]) -> ast.expr:
@@ -408,6 +437,10 @@ def _is_length(other: str) -> bool:
     )
 
 
+def _is_shape(other: str) -> bool:
+    return other.endswith(".shape") or ".size()" in other
+
+
 def _int_list(node: ast.expr) -> list[int] | None:
     """The ints of a literal list/tuple (``torch.tensor([...])`` too), nested lists flattened."""
     if isinstance(node, ast.Call) and node.args and _text(node.func).endswith("tensor"):
@@ -449,6 +482,21 @@ def _values(own: list[ast.AST], tree: ast.AST, ctx: RuleContext) -> dict[str, li
 def _bound(nodes: list[ast.AST] | list[ast.stmt]) -> dict[str, list[ast.expr]]:
     found: dict[str, list[ast.expr]] = {}
     for node in nodes:
+        if isinstance(node, (ast.For, ast.AsyncFor)):  # for idx, item in enumerate(dataset)
+            for name in walk(node.target):
+                if isinstance(name, ast.Name):
+                    found.setdefault(name.id, []).append(node.iter)
+            continue
+        if (  # items.append(item)
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr in ("append", "extend")
+            and isinstance(node.value.func.value, ast.Name)
+            and len(node.value.args) == 1
+        ):
+            found.setdefault(node.value.func.value.id, []).append(node.value.args[0])
+            continue
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target, value = node.targets[0], node.value
         elif isinstance(node, ast.AnnAssign) and node.value is not None:

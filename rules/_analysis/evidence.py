@@ -29,6 +29,12 @@ INTERNALS = re.compile(
 GPT2_WORD = re.compile(r"(^|[_\W])gpt2($|[_\W])", re.IGNORECASE)
 # Test functions and classes (by pytest's and unittest's naming): their name states the subject.
 TEST_NAME = re.compile(r"^(test|Test)|Tests?$|TestCase$")
+# A test that asserts GPT2's tokenizer has no chat template (an instruct target has one).
+NO_TEMPLATE = re.compile(
+    r"\bassert\b[^\n]*chat_template(?!_)[^\n]*\b(is None|is False|== None)"
+    r"|assert(IsNone|False)\([^\n]*chat_template(?!_)"
+)
+VOCAB_SIZE = "50257"
 RAISES = re.compile(r"\b(assertRaises\w*|raises)\(")
 PAD_ERROR = re.compile(r"pad(ding)?[ _]?token", re.IGNORECASE)
 # A test that removes the pad token itself asserts an error any model raises without one.
@@ -112,6 +118,29 @@ class Evidence(Peers):
             return match.group(0)
         if PAD_ERROR.search(text) and RAISES.search(text) and not UNSETS_PAD.search(text):
             return "an assertion on the missing-pad-token error"
+        if NO_TEMPLATE.search(text):
+            return "an assertion that the tokenizer has no chat template"
+        if VOCAB_SIZE in text:
+            line = self._vocab_dimension(scope)
+            if line is not None:
+                return f"GPT2's vocabulary size 50257 as a dimension (line {line})"
+        return None
+
+    def _vocab_dimension(self, scope: ast.stmt) -> int | None:
+        """The line where ``50257`` is passed to a call outside an assertion (a logits or
+        embedding dimension built for GPT2's vocabulary), or None."""
+        for node in self.walk(scope):
+            if not (isinstance(node, ast.Constant) and type(node.value) is int):
+                continue
+            if node.value != 50257 or not isinstance(
+                self.parent.get(id(node)), (ast.Call, ast.keyword)
+            ):
+                continue
+            statement = self.statement_of(node)
+            if not isinstance(statement, ast.Assert) and "assert" not in self.scope_text(
+                statement  # type: ignore[arg-type]
+            ):
+                return node.lineno
         return None
 
     @cached_property
