@@ -43,6 +43,7 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
+from ._analysis.expected import first_text, literal_value, local_values
 from ._analysis.objects import Objects, objects
 from ._analysis.tree import FUNCS, walk
 
@@ -64,9 +65,6 @@ PARAMS_SUBJECT = re.compile(r"num_parameters|trainable|numel|n_params|param", re
 DECODED = re.compile(r"decode\(|generated_text|completion_text|generated")
 # Calls whose result is generated text or structures holding it (compared with expected text).
 GENERATION = re.compile(r"\.generate\(|\binfer\w*\(|\bpipe\w*\(|\bgenerat\w*\(|\.chat\(")
-# Callees that build literal values: constructors (a capitalized name) and these functions.
-LITERAL_CALL = re.compile(r"^[A-Za-z_][\w.]*$")
-LITERAL_FUNCS = frozenset({"dict", "list", "tuple", "set", "frozenset", "tensor", "array"})
 # A dataset cut into samples of so many tokens: how many samples it yields follows the tokenizer.
 PACKED = re.compile(r"\bseq_length\b|\bpack(ing|ed)?\b|max_seq_len", re.IGNORECASE)
 REQUESTED = re.compile(r"length|len$|^num_|size|count|max_new_tokens|steps", re.IGNORECASE)
@@ -94,7 +92,7 @@ class _Test:
         self.toks = [(n, o) for n, o in objs.tokenizers_in(func) if o.migrated]
         self.foreign = self._foreign_names()
         self.done: set[int] = set()
-        self.values = _values(self.own, objs.found.tree, ctx)
+        self.values = local_values(self.own, objs.found.tree, ctx)
         self.via: ast.expr | None = None  # the name that led to the value being judged
         # Sizes the test asks for (max_length=15, num_completions=3, seq_length=19): a length
         # equal to one of them is what was requested, not what GPT2's tokenizer produced.
@@ -271,7 +269,7 @@ class _Test:
             elif TOKEN_IDS.search(_text(self._number(other, TOKEN_IDS.search))):
                 self._review(literal, _list_message([value]))
         elif DECODED.search(other_text) or GENERATION.search(other_text):
-            text = _first_text(literal)
+            text = first_text(literal)
             if text is not None and not GENERATION.search(self._source(literal)):
                 self._review(text, DECODED_MESSAGE)
 
@@ -282,7 +280,7 @@ class _Test:
         a literal or a structure of literals: the expected value sits there."""
         if isinstance(node, ast.Name):
             bound = self.values.get(node.id, [])
-            if len(bound) == 1 and _literal(bound[0], self.values):
+            if len(bound) == 1 and literal_value(bound[0], self.values):
                 return bound[0]
         return node
 
@@ -468,79 +466,6 @@ def _int(node: ast.AST) -> int | None:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = _int(node.operand)
         return -inner if inner is not None else None
-    return None
-
-
-def _values(own: list[ast.AST], tree: ast.AST, ctx: RuleContext) -> dict[str, list[ast.expr]]:
-    """Values bound to plain names by single-target assignments: the test's own, else the
-    module's (a module constant the test compares with)."""
-    module: dict[str, list[ast.expr]] = ctx.memo("module_values", lambda: _bound(tree.body))  # type: ignore[attr-defined]
-    local = _bound(own)
-    return {**module, **local}
-
-
-def _bound(nodes: list[ast.AST] | list[ast.stmt]) -> dict[str, list[ast.expr]]:
-    found: dict[str, list[ast.expr]] = {}
-    for node in nodes:
-        if isinstance(node, (ast.For, ast.AsyncFor)):  # for idx, item in enumerate(dataset)
-            for name in walk(node.target):
-                if isinstance(name, ast.Name):
-                    found.setdefault(name.id, []).append(node.iter)
-            continue
-        if (  # items.append(item)
-            isinstance(node, ast.Expr)
-            and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Attribute)
-            and node.value.func.attr in ("append", "extend")
-            and isinstance(node.value.func.value, ast.Name)
-            and len(node.value.args) == 1
-        ):
-            found.setdefault(node.value.func.value.id, []).append(node.value.args[0])
-            continue
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if isinstance(target, ast.Name):
-            found.setdefault(target.id, []).append(value)
-    return found
-
-
-def _literal(node: ast.expr, values: dict[str, list[ast.expr]], depth: int = 2) -> bool:
-    """A literal, or a structure whose leaves are literals: displays, constructors
-    (``Message(content="...", role=Role.ASSISTANT)``), ``torch.tensor([...])``, enum members,
-    names bound once to such a structure."""
-    allowed: set[int] = set()
-    for n in walk(node):
-        if isinstance(n, ast.Call):
-            callee = _text(n.func)
-            last = callee.rsplit(".", 1)[-1]
-            if not LITERAL_CALL.match(callee) or not (last[:1].isupper() or last in LITERAL_FUNCS):
-                return False
-            allowed.update(id(x) for x in walk(n.func))
-        elif (
-            isinstance(n, ast.Attribute)
-            and isinstance(n.value, ast.Name)
-            and n.value.id[:1].isupper()
-        ):
-            allowed.add(id(n.value))  # Role.ASSISTANT
-    for n in walk(node):
-        if isinstance(n, ast.Name) and id(n) not in allowed:
-            bound = values.get(n.id, [])  # *conversation.messages: a local built of literals
-            if not (depth and len(bound) == 1 and _literal(bound[0], values, depth - 1)):
-                return False
-    return any(isinstance(n, ast.Constant) for n in walk(node))
-
-
-def _first_text(node: ast.expr) -> ast.Constant | None:
-    """The first non-empty string in ``node`` that is not a dict key or keyword name."""
-    keys = {id(k) for d in walk(node) if isinstance(d, ast.Dict) for k in d.keys if k}
-    for n in walk(node):
-        text = isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.strip()
-        if text and id(n) not in keys:
-            return n  # type: ignore[return-value]
     return None
 
 

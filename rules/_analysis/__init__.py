@@ -17,7 +17,12 @@ from one class per concern, each reading only the ones before it:
 - ``keys``, ``flow``, ``bindings``: a source id, everything loaded from it, everywhere that
   flows, and the one decision (migrate / keep / review) the whole binding gets;
 - ``origins``, ``objects``: where each tokenizer and model comes from, for the rules that
-  remove GPT2 workarounds (``objects(ctx)``).
+  remove GPT2 workarounds (``objects(ctx)``);
+- ``expected``: the values a test's names are bound to, and which are literals (the expected
+  values ``token-literals`` judges).
+
+Not analysis, but shared the same way: ``rules/_layout.py`` lays out model-id's rewrites
+within the project's line length, ``rules/_cst.py`` holds the rewrites as picklable data.
 """
 
 from __future__ import annotations

@@ -41,20 +41,25 @@ class Values(Evidence):
                 continue
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
-                if isinstance(target, ast.Name):
-                    out[(self.scope_name(node), target.id)] = source_id
-                    cls = self.enclosing_class(node, direct=True)
-                    if cls is not None:
-                        out[(cls.name, f"self.{target.id}")] = source_id
-                elif (
-                    isinstance(target, ast.Attribute)
-                    and isinstance(target.value, ast.Name)
-                    and target.value.id in ("self", "cls")
-                ):
-                    cls = self.enclosing_class(node)
-                    if cls is not None:
-                        out[(cls.name, f"self.{target.attr}")] = source_id
+                for key in self._assigned_keys(node, target, self.scope_name(node)):
+                    out[key] = source_id
         return out
+
+    def _assigned_keys(self, node: ast.stmt, target: ast.expr, scope: str) -> list[tuple[str, str]]:
+        """What ``target = ...`` binds: the name in ``scope`` (and ``self.name`` for a class
+        attribute), or ``self.attr`` of the enclosing class."""
+        if isinstance(target, ast.Name):
+            cls = self.enclosing_class(node, direct=True)
+            keys = [(scope, target.id)]
+            return [*keys, (cls.name, f"self.{target.id}")] if cls is not None else keys
+        if (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id in ("self", "cls")
+        ):
+            cls = self.enclosing_class(node)
+            return [(cls.name, f"self.{target.attr}")] if cls is not None else []
+        return []
 
     def resolve(self, expr: ast.AST) -> str | None:
         """The migrated source id an expression evaluates to, when the analysis can tell."""
@@ -109,19 +114,9 @@ class Values(Evidence):
             if not (isinstance(value, str) and self.models.is_target(value)):
                 continue
             for target in node.targets:
-                if isinstance(target, ast.Name):
-                    out[(self.binding_set.store_scope(target), target.id)] = value
-                    cls = self.enclosing_class(node, direct=True)
-                    if cls is not None:
-                        out[(cls.name, f"self.{target.id}")] = value
-                elif (
-                    isinstance(target, ast.Attribute)
-                    and isinstance(target.value, ast.Name)
-                    and target.value.id in ("self", "cls")
-                ):
-                    cls = self.enclosing_class(node)
-                    if cls is not None:
-                        out[(cls.name, f"self.{target.attr}")] = value
+                scope = self.binding_set.store_scope(target)
+                for key in self._assigned_keys(node, target, scope):
+                    out[key] = value
         return out
 
     def _imported_id(self, name: ast.Name) -> str | None:
