@@ -41,7 +41,11 @@ def unified_diff(result: FileResult) -> str:
     old = _LINES.findall(result.old_text)
     new = _LINES.findall(result.new_text)
     out = []
-    for line in difflib.unified_diff(old, new, f"a/{result.path}", f"b/{result.path}"):
+    # git's a/ b/ prefixes on relative paths (``git apply`` takes the diff); an absolute
+    # path (outside the working directory) is shown as it is, as ``diff -u`` does.
+    absolute = result.path.startswith("/")
+    before, after = (result.path,) * 2 if absolute else (f"a/{result.path}", f"b/{result.path}")
+    for line in difflib.unified_diff(old, new, before, after):
         out.append(line)
         if not line.endswith(("\n", "\r")):
             out.append("\n\\ No newline at end of file\n")

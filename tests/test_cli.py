@@ -1726,3 +1726,22 @@ def test_file_whose_path_names_gpt2_keeps_its_ids(
     other.write_text(code, encoding="utf-8")
     assert run("--apply", "-q", "tests/test_other_loading.py", cwd=tmp_path).code == 0
     assert '"gpt2"' not in other.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("run", [run_cli, run_script], ids=["in-process", "script"])
+def test_diff_of_an_absolute_path_shows_it_as_it_is(run: Any, tmp_path: Path) -> None:
+    """A path outside the working directory is shown as it is (no ``a//abs/...``), as
+    ``diff -u`` shows it (``patch -p0`` applies it); relative paths keep git's a/ b/."""
+    target = tmp_path / "suite" / "test_abs.py"
+    target.parent.mkdir()
+    target.write_text(GPT2_TEST, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = run("--diff", str(target), cwd=elsewhere)
+    assert out.code == 0, out.stderr
+    assert out.stdout.splitlines()[:2] == [f"--- {target}", f"+++ {target}"]
+    relative = run("--diff", "suite/test_abs.py", cwd=tmp_path)
+    assert relative.stdout.splitlines()[:2] == [
+        "--- a/suite/test_abs.py",
+        "+++ b/suite/test_abs.py",
+    ]
