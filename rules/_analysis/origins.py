@@ -166,22 +166,7 @@ class Origins:
         return self.found.function_of(node)
 
     def _keys(self, target: ast.AST, at: ast.AST) -> list[tuple[str, str]]:
-        found = self.found
-        if isinstance(target, ast.Name):
-            keys = [(found.scope_name(at), target.id)]
-            cls = found.enclosing_class(at, direct=True)
-            if cls is not None:  # a class attribute, read as self.x
-                keys.append((cls.name, f"self.{target.id}"))
-            return keys
-        if (
-            isinstance(target, ast.Attribute)
-            and isinstance(target.value, ast.Name)
-            and target.value.id in ("self", "cls")
-        ):
-            cls = found.enclosing_class(at)
-            if cls is not None:
-                return [(cls.name, f"self.{target.attr}")]
-        return []
+        return self.found.assigned_keys(at, target, self.found.scope_name(at))
 
     def _derived(self, value: ast.AST, out: dict[tuple[str, str], list[Binding]]) -> Origin | None:
         """``processor.tokenizer`` of a migrated processor is a migrated tokenizer."""

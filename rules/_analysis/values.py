@@ -41,11 +41,11 @@ class Values(Evidence):
                 continue
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
-                for key in self._assigned_keys(node, target, self.scope_name(node)):
+                for key in self.assigned_keys(node, target, self.scope_name(node)):
                     out[key] = source_id
         return out
 
-    def _assigned_keys(self, node: ast.stmt, target: ast.expr, scope: str) -> list[tuple[str, str]]:
+    def assigned_keys(self, node: ast.AST, target: ast.AST, scope: str) -> list[tuple[str, str]]:
         """What ``target = ...`` binds: the name in ``scope`` (and ``self.name`` for a class
         attribute), or ``self.attr`` of the enclosing class."""
         if isinstance(target, ast.Name):
@@ -115,7 +115,7 @@ class Values(Evidence):
                 continue
             for target in node.targets:
                 scope = self.binding_set.store_scope(target)
-                for key in self._assigned_keys(node, target, scope):
+                for key in self.assigned_keys(node, target, scope):
                     out[key] = value
         return out
 
