@@ -7,7 +7,8 @@ attributes, parameter defaults, parametrize values, helper returns and pytest fi
 from_pretrained(MODEL_ID)``, ``self.model``, a fixture returning the model). Literals of the
 same id in one function, or in a function and the helper it calls, are one binding: they are
 meant to be the same checkpoint (an adapter built on it in the helper must fit the base the
-test loads).
+test loads); so are literals of the same id that tests pass to the same helper of the file
+(the id goes on in the helper's parameter, whose uses decide like any other).
 
 The whole binding gets one decision, from all of its evidence:
 
@@ -63,6 +64,8 @@ class Bindings(NameIndex):
             groups.add(id(literal))
             for key in flow.keys:
                 groups.union(id(literal), ("key", key))
+            for helper in flow.helpers:  # passed to the same helper: it builds the same objects
+                groups.union(id(literal), ("func", helper, _value(literal)))
             func = found.function_of(literal)
             if func is not None:
                 groups.union(id(literal), ("func", id(func), _value(literal)))

@@ -40,6 +40,7 @@ class Flow:
         self.objects: set[Key] = set()
         self.uses: list[Use] = []
         self.users: dict[int, Func] = {}
+        self.helpers: set[int] = set()  # helpers of this file the id is passed to
         self._seen: set[int] = set()
         if literal is not None:
             self._value(literal, 0)
@@ -70,9 +71,11 @@ class Flow:
             self._store_param(cell[0], cell[1], depth)
             return
         parent = found.parent.get(id(expr))
-        if isinstance(parent, (ast.IfExp, ast.BoolOp, ast.Starred)) and expr is not getattr(
-            parent, "test", None
+        if expr is getattr(parent, "test", None) or (
+            isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not)
         ):
+            self.uses.append(Use(expr))  # ``x if path else y``, ``if not path``: a truth test
+        elif isinstance(parent, (ast.IfExp, ast.BoolOp, ast.Starred)):
             self._value(parent, depth)
         elif isinstance(parent, ast.Call):
             if expr in parent.args:
@@ -117,6 +120,12 @@ class Flow:
 
     def _consume(self, call: ast.Call, slot: int | str, depth: int) -> None:
         found = self.found
+        helper = self._helper_param(call, slot)
+        if helper is not None:  # a helper of this file: the id goes on in its parameter
+            self.uses.append(Use(call))
+            self.helpers.add(id(helper[0]))
+            self._store_param(helper[0], helper[1], depth)
+            return
         verdict = classify_call(
             call,
             slot,
@@ -131,6 +140,35 @@ class Flow:
             verdict = Verdict(False, f"the decorator {ast.unparse(call.func)}()")
         self.uses.append(Use(call, verdict))
         self._object(call, depth + 1)
+
+    def _helper_param(self, call: ast.Call, slot: int | str) -> tuple[Func, str] | None:
+        """The function of this file ``call`` calls (``helper(...)``, ``self.helper(...)``)
+        and its parameter that receives ``slot``; None when that is not one function with
+        such a parameter (``*args``/``**kwargs`` are not followed)."""
+        target = call.func
+        if isinstance(target, ast.Name):
+            name, bound = target.id, False
+        elif self_attr(target):
+            assert isinstance(target, ast.Attribute)
+            name, bound = target.attr, True
+        else:
+            return None
+        candidates = self.found.functions_named.get(name, [])
+        if len(candidates) != 1 or self._decorator(call):
+            return None
+        func = candidates[0]
+        if self.found.function_of(call) is func:
+            return None  # recursion: nothing new to follow
+        args = func.args
+        positional = [*args.posonlyargs, *args.args]
+        if bound or (positional and positional[0].arg in ("self", "cls")):
+            positional = positional[1:]
+        if isinstance(slot, int):
+            if any(isinstance(a, ast.Starred) for a in call.args[: slot + 1]):
+                return None
+            return (func, positional[slot].arg) if slot < len(positional) else None
+        names = {a.arg for a in [*positional, *args.kwonlyargs]}
+        return (func, slot) if slot in names else None
 
     def _decorator(self, call: ast.Call) -> bool:
         parent = self.found.parent.get(id(call))

@@ -30,18 +30,26 @@ class Peers(Labels):
 
     def coverage_peer(self, node: ast.AST) -> str | None:
         """A non-GPT2 model among the values this literal sits with (a flat list, or the same
-        column of parametrize-style rows), or None. Argument lists (``["--flag", ...]``) and
-        dicts are configurations, not enumerations."""
+        column of parametrize-style rows, the keys of a table keyed by checkpoint ids), or
+        None. Argument lists (``["--flag", ...]``) and dict values are configurations, not
+        enumerations."""
         parameter = self.parameter_of.get(id(node))
         if parameter is not None and self._used_as_id(*parameter):
             # The values of a parameter used as a model id are all model ids, bare ones
             # ("bert-base-uncased", "t5-small") included.
             for cell in self.parametrized(parameter[0]).get(parameter[1], []):
                 text = str(cell.value)
-                if self.models.target_of(text) is None and "gpt2" not in text.lower():
+                if self._other_model(text):
                     return text
             return None
         parent = self.parent.get(id(node))
+        if isinstance(parent, ast.Dict) and node in parent.keys:
+            # {"org/bert": "fill-mask", "org/gpt2": "text-generation"}: a table of checkpoints
+            keys = [k.value for k in parent.keys if isinstance(k, ast.Constant)]
+            ids = [k for k in keys if isinstance(k, str) and MODEL_LIKE.match(k)]
+            if len(ids) < 2 or len(ids) < 0.75 * len(parent.keys):
+                return None
+            return next((k for k in ids if self._other_model(k)), None)
         if not isinstance(parent, (ast.List, ast.Tuple, ast.Set)):
             return None
         grand = self.parent.get(id(parent))
@@ -60,9 +68,13 @@ class Peers(Labels):
             return None
         for value in values:
             for token in self.model_tokens(value):
-                if self.models.target_of(token) is None and "gpt2" not in token.lower():
+                if self._other_model(token):
                     return token
         return None
+
+    def _other_model(self, text: str) -> bool:
+        """Not a GPT2 id (registered or spelled with gpt2): another architecture."""
+        return self.models.target_of(text) is None and "gpt2" not in text.lower()
 
     @staticmethod
     def model_tokens(value: str) -> list[str]:
