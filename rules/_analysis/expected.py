@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 
 from migrator.context import RuleContext
 
 from .tree import walk
 
+# Fields of a result that do not hold generated text (an enum-like value, an error, an id).
+NOT_TEXT_FIELD = re.compile(r"error|reason|status|_id$|^id$|type|role", re.IGNORECASE)
 # Callees that build literal values: constructors (a capitalized name) and these functions.
 LITERAL_CALL = re.compile(r"^[A-Za-z_][\w.]*$")
 LITERAL_FUNCS = frozenset({"dict", "list", "tuple", "set", "frozenset", "tensor", "array"})
@@ -83,11 +86,44 @@ def literal_value(node: ast.expr, values: dict[str, list[ast.expr]], depth: int 
     return any(isinstance(n, ast.Constant) for n in walk(node))
 
 
-def first_text(node: ast.expr) -> ast.Constant | None:
-    """The first non-empty string in ``node`` that is not a dict key or keyword name."""
+def expected_text(
+    node: ast.expr,
+    values: dict[str, list[ast.expr]],
+    skip: Callable[[ast.Constant | ast.Name], bool],
+    depth: int = 3,
+) -> ast.Constant | None:
+    """The first non-empty string of the expected value ``node`` that is not a dict key, nor
+    one ``skip`` rejects (a value the test also wrote as an input); names bound once are
+    followed into their values (``expected = [conversation]``, ``FIXED_RESPONSE = "..."``)
+    unless ``skip`` rejects the name (an input of the computation compared with)."""
     keys = {id(k) for d in walk(node) if isinstance(d, ast.Dict) for k in d.keys if k}
-    for n in walk(node):
+    keys |= {  # role="assistant", {"status": "ok"}: fields, not the generated text
+        id(value)
+        for d in walk(node)
+        for name, value in _fields(d)
+        if NOT_TEXT_FIELD.search(name)
+    }
+    for n in walk(node):  # the value's own strings first, then what its names hold
         text = isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.strip()
-        if text and id(n) not in keys:
+        if text and id(n) not in keys and not skip(n):  # type: ignore[arg-type]
             return n  # type: ignore[return-value]
+    for n in walk(node):
+        if isinstance(n, ast.Name) and depth and not skip(n):
+            bound = values.get(n.id, [])
+            if len(bound) == 1:
+                found = expected_text(bound[0], values, skip, depth - 1)
+                if found is not None:
+                    return found
     return None
+
+
+def _fields(node: ast.AST) -> list[tuple[str, ast.expr]]:
+    if isinstance(node, ast.Call):
+        return [(k.arg, k.value) for k in node.keywords if k.arg]
+    if isinstance(node, ast.Dict):
+        return [
+            (k.value, v)
+            for k, v in zip(node.keys, node.values, strict=True)
+            if isinstance(k, ast.Constant) and isinstance(k.value, str)
+        ]
+    return []

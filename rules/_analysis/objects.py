@@ -24,8 +24,10 @@ class Objects(Origins):
     """Origins of the tokenizers/models of one file; build with ``objects(ctx)``."""
 
     def uses_migrated(self, scope: ast.AST) -> bool:
-        """Whether ``scope`` touches a tokenizer or model loaded from a migrated id, or passes
-        a migrated id to a call (``pipeline(model="gpt2")``, ``SFTTrainer(model="gpt2")``)."""
+        """Whether ``scope`` touches a tokenizer or model loaded from a migrated id, passes
+        a migrated id to a call (``pipeline(model="gpt2")``, ``SFTTrainer(model="gpt2")``), or
+        uses what a migrated binding built (a project's config or engine made from the id in a
+        helper: ``engine = Engine(default_params())``)."""
         return id(scope) in self._touching
 
     @cached_property
@@ -34,15 +36,23 @@ class Objects(Origins):
         its ancestors (rules ask about every function and class, nested ones included)."""
         marked: set[int] = set()
         parent = self.found.parent
-        for node in walk(self.found.tree):
-            if not self._touches(node):
-                continue
+        users = [
+            func
+            for binding in self.found.binding_set.all
+            if binding.decision == "migrate"
+            for func in binding.users.values()
+        ]
+        for node in [*users, *(n for n in walk(self.found.tree) if self._touches(n))]:
             key: int | None = id(node)
             while key is not None and key not in marked:
                 marked.add(key)
                 above = parent.get(key)
                 key = id(above) if above is not None else None
         return marked
+
+    def touches(self, node: ast.AST) -> bool:
+        """Whether ``node`` itself is a migrated tokenizer/model or passes a migrated id."""
+        return self._touches(node)
 
     def _touches(self, node: ast.AST) -> bool:
         if isinstance(node, (ast.Name, ast.Attribute, ast.Call)):
