@@ -98,10 +98,7 @@ def expected_text(
     unless ``skip`` rejects the name (an input of the computation compared with)."""
     keys = {id(k) for d in walk(node) if isinstance(d, ast.Dict) for k in d.keys if k}
     keys |= {  # role="assistant", {"status": "ok"}: fields, not the generated text
-        id(value)
-        for d in walk(node)
-        for name, value in _fields(d)
-        if NOT_TEXT_FIELD.search(name)
+        id(value) for d in walk(node) for name, value in _fields(d) if NOT_TEXT_FIELD.search(name)
     }
     for n in walk(node):  # the value's own strings first, then what its names hold
         text = isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.strip()
