@@ -17,6 +17,9 @@ HF_PACKAGES = frozenset({"transformers", "trl", "peft", "sentence_transformers",
 # huggingface_hub takes repository ids, not models: a test of the hub client on "gpt2" tests
 # that repository (its files, revisions, cards), which no instruct model reproduces.
 HUB_CLIENT = "huggingface_hub"
+# Libraries that name models in registries of their own (TransformerLens names, hook points,
+# attribution wrappers): a "model_id=" field of theirs is not known to take a hub id.
+OWN_REGISTRIES = frozenset({"transformer_lens", "sae_lens", "sae_dashboard", "inseq", "nnsight"})
 LOAD_KEYWORDS = frozenset({"pretrained_model_name_or_path", "model_id", "model_name_or_path"})
 # Fields (keywords, dict keys, attributes, command-line flags) whose name says model or
 # tokenizer: configs and argument parsers that load what they are given.
@@ -39,6 +42,7 @@ class Verdict:
     known: bool
     what: str  # "AutoTokenizer.from_pretrained", "ModelParams(model_name=)", ...
     call: bool = True  # False: a field, key or flag (data that names something)
+    foreign: bool = False  # a library with its own model registry: a loader, not a name
 
 
 def classify_call(
@@ -61,6 +65,8 @@ def classify_call(
         return Verdict(True, what)
     if package == HUB_CLIENT:
         return Verdict(False, f"{what} (huggingface_hub: a repository, not a model)")
+    if package in OWN_REGISTRIES:
+        return Verdict(False, f"{what} of {package}, which names models its own way", foreign=True)
     if isinstance(call.func, ast.Attribute) and call.func.attr == "from_pretrained":
         # ``from_pretrained`` is Hugging Face's loading protocol: a class that is not imported
         # (a parameter, ``self.model_class``) follows it; an import from elsewhere is

@@ -134,7 +134,7 @@ class Flow:
             found.models.consumers,
             found.local_classes,
         )
-        if isinstance(slot, str) and not verdict.known and "(" in verdict.what:
+        if isinstance(slot, str) and not verdict.known and not verdict.foreign:
             verdict = Verdict(False, verdict.what, call=False)  # a keyword: a field
         if self._decorator(call):
             verdict = Verdict(False, f"the decorator {ast.unparse(call.func)}()")
