@@ -116,7 +116,7 @@ class Evidence(Peers):
         match = INTERNALS.search(text)
         if match:
             return match.group(0)
-        if PAD_ERROR.search(text) and RAISES.search(text) and not UNSETS_PAD.search(text):
+        if RAISES.search(text) and not UNSETS_PAD.search(text) and self._pad_error(scope):
             return "an assertion on the missing-pad-token error"
         if NO_TEMPLATE.search(text):
             return "an assertion that the tokenizer has no chat template"
@@ -125,6 +125,17 @@ class Evidence(Peers):
             if line is not None:
                 return f"GPT2's vocabulary size 50257 as a dimension (line {line})"
         return None
+
+    def _pad_error(self, scope: ast.stmt) -> bool:
+        """The error expected is about the pad token: its message (a string of the scope) or
+        the test's name says so; a keyword that sets one (``tokenizer_pad_token=``) does not."""
+        names = [scope.name] if isinstance(scope, (*FUNCS, ast.ClassDef)) else []
+        strings = [
+            n.value
+            for n in self.walk(scope)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        ]
+        return any(PAD_ERROR.search(text) for text in [*names, *strings])
 
     def _vocab_dimension(self, scope: ast.stmt) -> int | None:
         """The line where ``50257`` is passed to a call outside an assertion (a logits or
