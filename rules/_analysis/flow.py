@@ -252,13 +252,23 @@ class Flow:
             return
         key = node.keys[node.values.index(expr)]  # type: ignore[arg-type]
         name = key.value if isinstance(key, ast.Constant) else None
-        if isinstance(name, str) and "/" not in name and self.found.models.target_of(name):
+        if self._expected(node):  # assert parsed == {"model_name": "gpt2"}: data compared
+            self.uses.append(Use(expr))
+        elif isinstance(name, str) and "/" not in name and self.found.models.target_of(name):
             self.uses.append(Use(expr, keep=f"the checkpoint of model type {name!r} in a table"))
         elif isinstance(name, str):
             known = is_model_field(name)
             self.uses.append(Use(expr, Verdict(known, f'the key "{name}"', call=False)))
         else:
             self.uses.append(Use(expr, Verdict(False, "a dict value", call=False)))
+
+    def _expected(self, node: ast.AST) -> bool:
+        """``node`` is (inside displays) an operand of a comparison: an expected value, whose
+        model-named keys describe data that was parsed or returned, not a config to load."""
+        parent = self.found.parent.get(id(node))
+        while isinstance(parent, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
+            node, parent = parent, self.found.parent.get(id(parent))
+        return isinstance(parent, ast.Compare)
 
     def _compare(self, node: ast.Compare, expr: ast.AST) -> None:
         for side in [node.left, *node.comparators]:
