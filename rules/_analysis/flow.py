@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from .consumers import Verdict, classify_call, is_model_field
 from .keys import Func, Key, NameIndex, self_attr
+from .shapes import is_cli_string
 from .tree import FUNCS
 
 MODEL_TYPE_ATTR = re.compile(r"(model_type|architecture|arch|family)s?$")
@@ -252,8 +253,8 @@ class Flow:
             return
         key = node.keys[node.values.index(expr)]  # type: ignore[arg-type]
         name = key.value if isinstance(key, ast.Constant) else None
-        if self._expected(node):  # assert parsed == {"model_name": "gpt2"}: data compared
-            self.uses.append(Use(expr))
+        if self._expected(node) and not self._argument_string(expr):
+            self.uses.append(Use(expr))  # assert parsed == {"model_name": "gpt2"}: data
         elif isinstance(name, str) and "/" not in name and self.found.models.target_of(name):
             self.uses.append(Use(expr, keep=f"the checkpoint of model type {name!r} in a table"))
         elif isinstance(name, str):
@@ -269,6 +270,22 @@ class Flow:
         while isinstance(parent, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
             node, parent = parent, self.found.parent.get(id(parent))
         return isinstance(parent, ast.Compare)
+
+    def _argument_string(self, expr: ast.AST) -> bool:
+        """The function around ``expr`` also holds the id as a token of a command line or
+        key=value string (``"pretrained=gpt2,device=cpu"``), which model-id rewrites: the value
+        parsed from it must change with it."""
+        value = getattr(expr, "value", None)
+        func = self.found.function_of(expr)
+        if not isinstance(value, str) or func is None:
+            return False
+        return any(
+            isinstance(n, ast.Constant)
+            and isinstance(n.value, str)
+            and is_cli_string(n.value)
+            and value in re.split(r"[\s,=]+", n.value)
+            for n in self.found.walk(func)
+        )
 
     def _compare(self, node: ast.Compare, expr: ast.AST) -> None:
         for side in [node.left, *node.comparators]:
