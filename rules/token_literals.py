@@ -258,7 +258,7 @@ class _Test:
     def _pair(self, literal: ast.expr, other: ast.expr) -> None:
         value_of = self._value(literal)
         if value_of is not literal:  # a name bound once to the expected value: judge that value
-            if id(value_of) not in self.done:
+            if id(value_of) not in self.done and not self._fed_in(literal):
                 self.via = literal
                 self._judge(value_of, other, fixable=False)
                 self.via = None
@@ -350,6 +350,33 @@ class _Test:
             isinstance(name, ast.Constant)
             and isinstance(name.value, str)
             and _field_name(name.value)
+        )
+
+    def _fed_in(self, name: ast.expr) -> bool:
+        """``user_query = "Hello"``, ``env.reset({"query": user_query})``, ``assert user_query
+        in decoded``: the name is also an input the test passes outside its assertions; what
+        comes back holds it whatever the model."""
+        parent = self.objs.found.parent
+        return isinstance(name, ast.Name) and any(
+            isinstance(n, ast.Name)
+            and n.id == name.id
+            and isinstance(n.ctx, ast.Load)
+            and n is not name
+            and isinstance(parent.get(id(n)), INPUT_POSITIONS)
+            and not self._asserting(n)
+            for n in walk(self.func)
+        )
+
+    def _asserting(self, node: ast.AST) -> bool:
+        """``node`` sits in an assertion statement (``assert``, ``self.assert*(...)``, an
+        ``assert_*`` helper), its message included."""
+        statement = self.objs.found.statement_of(node)
+        if isinstance(statement, ast.Assert):
+            return True
+        return (
+            isinstance(statement, ast.Expr)
+            and isinstance(statement.value, ast.Call)
+            and "assert" in _text(statement.value.func).lower()
         )
 
     def _echoed(self, literal: ast.expr) -> bool:
@@ -509,6 +536,10 @@ class _Test:
         ):
             code = f"({code})"  # "a<eos>".lower() -> ("a" + tok.eos_token).lower()
         self._fix(node, code, f"text ending in {EOS_TEXT!r} -> ... + {tok}.eos_token")
+
+
+# Where a name is handed to something: a call argument, a keyword, an entry of a display.
+INPUT_POSITIONS = (ast.Call, ast.keyword, ast.Dict, ast.List, ast.Tuple, ast.Set)
 
 
 def _comparisons(node: ast.AST) -> Iterator[tuple[ast.expr, ast.expr]]:
