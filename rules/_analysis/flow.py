@@ -67,9 +67,10 @@ class Flow:
         self._seen.add(id(expr))
         self._user(expr)
         found = self.found
-        cell = found.parameter_of.get(id(expr))
-        if cell is not None:  # a parametrize value (plain or inside pytest.param)
-            self._store_param(cell[0], cell[1], depth)
+        cells = found.parameter_targets.get(id(expr))
+        if cells:  # a parametrize value (plain or inside pytest.param; a class's: each test)
+            for func, param in cells:
+                self._store_param(func, param, depth)
             return
         parent = found.parent.get(id(expr))
         if expr is getattr(parent, "test", None) or (

@@ -103,13 +103,32 @@ class Labels(TreeIndex):
 
     @cached_property
     def parameter_of(self) -> dict[int, tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]]:
-        """A parametrize value literal -> (its test function, its parameter name)."""
-        out = {}
-        for func in walk(self.tree):
-            if isinstance(func, FUNCS) and func.decorator_list:
-                for param, values in self.parametrized(func).items():
+        """A parametrize value literal -> (its test function, its parameter name); for a
+        parametrized class, its first test method taking the parameter."""
+        return {key: targets[0] for key, targets in self.parameter_targets.items()}
+
+    @cached_property
+    def parameter_targets(
+        self,
+    ) -> dict[int, list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]]]:
+        """A parametrize value literal -> every (test function, parameter) it is given to: one
+        for a function, each test method taking the parameter for a parametrized class
+        (pytest applies a class's ``parametrize`` to all of its tests)."""
+        out: dict[int, list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]]] = {}
+        for node in walk(self.tree):
+            if isinstance(node, FUNCS) and node.decorator_list:
+                for param, values in self.parametrized(node).items():
                     for value in values:
-                        out[id(value)] = (func, param)
+                        out.setdefault(id(value), []).append((node, param))
+            elif isinstance(node, ast.ClassDef) and node.decorator_list:
+                methods = [
+                    m for m in node.body if isinstance(m, FUNCS) and m.name.startswith("test")
+                ]
+                for param, values in _class_parametrized(node).items():
+                    takers = [m for m in methods if param in {a.arg for a in m.args.args}]
+                    for value in values:
+                        for method in takers:
+                            out.setdefault(id(value), []).append((method, param))
         return out
 
     @cached_property
@@ -190,6 +209,31 @@ def parametrize_rows(
             else:
                 cells = [row]
             yield names, row, cells
+
+
+def _class_parametrized(cls: ast.ClassDef) -> dict[str, list[ast.Constant]]:
+    """Parameter name -> string literals of a class's ``pytest.mark.parametrize`` rows."""
+    out: dict[str, list[ast.Constant]] = {}
+    for deco in cls.decorator_list:
+        if not (
+            isinstance(deco, ast.Call)
+            and len(deco.args) >= 2
+            and ast.unparse(deco.func).endswith("parametrize")
+            and isinstance(deco.args[1], (ast.List, ast.Tuple))
+        ):
+            continue
+        names = _argnames(deco.args[0])
+        for row in deco.args[1].elts:
+            if isinstance(row, ast.Call) and ast.unparse(row.func).endswith("param"):
+                cells = list(row.args)
+            elif isinstance(row, (ast.Tuple, ast.List)) and len(names) > 1:
+                cells = list(row.elts)
+            else:
+                cells = [row]
+            for param, cell in zip(names, cells, strict=False):
+                if isinstance(cell, ast.Constant) and isinstance(cell.value, str):
+                    out.setdefault(param, []).append(cell)
+    return out
 
 
 def parametrized_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
