@@ -181,10 +181,11 @@ class Labels(TreeIndex):
 
 
 def parametrize_rows(
-    func: ast.FunctionDef | ast.AsyncFunctionDef,
+    func: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
 ) -> Iterator[tuple[list[str], ast.expr, list[ast.expr]]]:
     """(parameter names, row, the row's cells in parameter order) for every row of a
-    ``parametrize``/``parameterized.expand`` decorator written as a literal list or tuple."""
+    ``parametrize``/``parameterized.expand`` decorator written as a literal list or tuple
+    (a class: its ``parametrize`` rows)."""
     for deco in func.decorator_list:
         if not isinstance(deco, ast.Call) or not deco.args:
             continue
@@ -192,7 +193,7 @@ def parametrize_rows(
         if name.endswith("parametrize") and len(deco.args) >= 2:
             names = _argnames(deco.args[0])
             rows = deco.args[1]
-        elif name.endswith("expand"):
+        elif name.endswith("expand") and not isinstance(func, ast.ClassDef):
             names = [a.arg for a in func.args.args if a.arg not in ("self", "cls")]
             rows = deco.args[0]
         else:
@@ -214,25 +215,10 @@ def parametrize_rows(
 def _class_parametrized(cls: ast.ClassDef) -> dict[str, list[ast.Constant]]:
     """Parameter name -> string literals of a class's ``pytest.mark.parametrize`` rows."""
     out: dict[str, list[ast.Constant]] = {}
-    for deco in cls.decorator_list:
-        if not (
-            isinstance(deco, ast.Call)
-            and len(deco.args) >= 2
-            and ast.unparse(deco.func).endswith("parametrize")
-            and isinstance(deco.args[1], (ast.List, ast.Tuple))
-        ):
-            continue
-        names = _argnames(deco.args[0])
-        for row in deco.args[1].elts:
-            if isinstance(row, ast.Call) and ast.unparse(row.func).endswith("param"):
-                cells = list(row.args)
-            elif isinstance(row, (ast.Tuple, ast.List)) and len(names) > 1:
-                cells = list(row.elts)
-            else:
-                cells = [row]
-            for param, cell in zip(names, cells, strict=False):
-                if isinstance(cell, ast.Constant) and isinstance(cell.value, str):
-                    out.setdefault(param, []).append(cell)
+    for names, _row, cells in parametrize_rows(cls):
+        for param, cell in zip(names, cells, strict=False):
+            if isinstance(cell, ast.Constant) and isinstance(cell.value, str):
+                out.setdefault(param, []).append(cell)
     return out
 
 
