@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import cached_property
 
 from migrator.context import RuleContext
 from migrator.core import Safety
@@ -305,7 +307,7 @@ class _Test:
 
             def skip(node: ast.Constant | ast.Name) -> bool:
                 if isinstance(node, ast.Name):
-                    return re.search(rf"\b{re.escape(node.id)}\b", inputs) is not None
+                    return _names(inputs, node.id)
                 return self._echoed(node)
 
             text = expected_text(literal, self.values, skip)
@@ -326,10 +328,7 @@ class _Test:
         """``dec = tok.decode(tok.encode(turn))``; ``assert dec == turn``: the expected text
         is the input the other side was computed from, whatever the tokenizer."""
         name = self.via
-        return (
-            isinstance(name, ast.Name)
-            and re.search(rf"\b{re.escape(name.id)}\b", self._source(other)) is not None
-        )
+        return isinstance(name, ast.Name) and _names(self._source(other), name.id)
 
     def _field_value(self, other: ast.expr) -> bool:
         """``result.metadata.get("finish_reason")``, ``out["status"]``, ``detail.
@@ -356,16 +355,41 @@ class _Test:
         """``user_query = "Hello"``, ``env.reset({"query": user_query})``, ``assert user_query
         in decoded``: the name is also an input the test passes outside its assertions; what
         comes back holds it whatever the model."""
+        return isinstance(name, ast.Name) and name.id in self._inputs
+
+    def _echoed(self, literal: ast.expr) -> bool:
+        """The test wrote this value itself outside its assertions (a mocked response, a
+        generation parameter, a fake output): what comes back is what it put in, not what
+        GPT2 measured or generated."""
+        if not _echo_shape(literal):
+            return False  # small numbers recur by chance: requested sizes are handled apart
+        shape = ast.dump(literal)
+        own = sum(1 for n in walk(literal) if self._written.get(id(n)) == shape)
+        return self._written_counts.get(shape, 0) > own
+
+    @cached_property
+    def _inputs(self) -> set[str]:
+        """Names the test hands to something (a call, a display) outside its assertions."""
         parent = self.objs.found.parent
-        return isinstance(name, ast.Name) and any(
-            isinstance(n, ast.Name)
-            and n.id == name.id
+        return {
+            n.id
+            for n in walk(self.func)
+            if isinstance(n, ast.Name)
             and isinstance(n.ctx, ast.Load)
-            and n is not name
             and isinstance(parent.get(id(n)), INPUT_POSITIONS)
             and not self._asserting(n)
-            for n in walk(self.func)
-        )
+        }
+
+    @cached_property
+    def _written(self) -> dict[int, str]:
+        """The strings, lists and tuples the test writes outside its assertions, by shape."""
+        return {
+            id(n): ast.dump(n) for n in walk(self.func) if _echo_shape(n) and not self._asserting(n)
+        }
+
+    @cached_property
+    def _written_counts(self) -> Counter[str]:
+        return Counter(self._written.values())
 
     def _asserting(self, node: ast.AST) -> bool:
         """``node`` sits in an assertion statement (``assert``, ``self.assert*(...)``, an
@@ -378,26 +402,6 @@ class _Test:
             and isinstance(statement.value, ast.Call)
             and "assert" in _text(statement.value.func).lower()
         )
-
-    def _echoed(self, literal: ast.expr) -> bool:
-        """The test wrote this value itself outside its assertions (a mocked response, a
-        generation parameter, a fake output): what comes back is what it put in, not what
-        GPT2 measured or generated."""
-        if not isinstance(literal, (ast.Constant, ast.List, ast.Tuple)) or (
-            isinstance(literal, ast.Constant) and not isinstance(literal.value, str)
-        ):
-            return False  # small numbers recur by chance: requested sizes are handled apart
-        shape = ast.dump(literal)
-        inside = {id(n) for n in walk(literal)}
-        for node in walk(self.func):
-            if (
-                type(node) is type(literal)
-                and id(node) not in inside
-                and not self._in_assertion(node)
-                and ast.dump(node) == shape
-            ):
-                return True
-        return False
 
     def _value(self, node: ast.expr) -> ast.expr:
         """The value a name is bound to, when it is bound once (in the test or the module) to
@@ -556,6 +560,18 @@ def _comparisons(node: ast.AST) -> Iterator[tuple[ast.expr, ast.expr]]:
         call = node.test
         if len(call.args) >= 2 and COMPARE_HELPER.search(ast.unparse(call.func)):
             yield call.args[0], call.args[1]
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether source ``text`` mentions the name ``name`` (as a whole word)."""
+    return re.search(rf"\b{re.escape(name)}\b", text) is not None
+
+
+def _echo_shape(node: ast.AST) -> bool:
+    """A value a test may write and get back: a string, a list or a tuple."""
+    return isinstance(node, (ast.List, ast.Tuple)) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, str)
+    )
 
 
 def _field_name(name: str) -> bool:

@@ -124,7 +124,7 @@ class Labels(TreeIndex):
                 methods = [
                     m for m in node.body if isinstance(m, FUNCS) and m.name.startswith("test")
                 ]
-                for param, values in _class_parametrized(node).items():
+                for param, values in _string_cells(node).items():
                     takers = [m for m in methods if param in {a.arg for a in m.args.args}]
                     for value in values:
                         for method in takers:
@@ -139,17 +139,7 @@ class Labels(TreeIndex):
         self, func: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> dict[str, list[ast.Constant]]:
         """Parameter name -> the string literals given for it by parametrize/expand."""
-        return self._memo("parametrized", func, lambda: self._parametrized(func))
-
-    def _parametrized(
-        self, func: ast.FunctionDef | ast.AsyncFunctionDef
-    ) -> dict[str, list[ast.Constant]]:
-        out: dict[str, list[ast.Constant]] = {}
-        for names, _row, cells in parametrize_rows(func):
-            for param, cell in zip(names, cells, strict=False):
-                if isinstance(cell, ast.Constant) and isinstance(cell.value, str):
-                    out.setdefault(param, []).append(cell)
-        return out
+        return self._memo("parametrized", func, lambda: _string_cells(func))
 
     def _compared_literals(self, func: ast.AST, param: str) -> list[ast.Constant]:
         out = []
@@ -212,10 +202,12 @@ def parametrize_rows(
             yield names, row, cells
 
 
-def _class_parametrized(cls: ast.ClassDef) -> dict[str, list[ast.Constant]]:
-    """Parameter name -> string literals of a class's ``pytest.mark.parametrize`` rows."""
+def _string_cells(
+    func: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+) -> dict[str, list[ast.Constant]]:
+    """Parameter name -> the string literals the parametrize rows of ``func`` give it."""
     out: dict[str, list[ast.Constant]] = {}
-    for names, _row, cells in parametrize_rows(cls):
+    for names, _row, cells in parametrize_rows(func):
         for param, cell in zip(names, cells, strict=False):
             if isinstance(cell, ast.Constant) and isinstance(cell.value, str):
                 out.setdefault(param, []).append(cell)

@@ -42,7 +42,8 @@ class Objects(Origins):
             if binding.decision == "migrate"
             for func in binding.users.values()
         ]
-        for node in [*users, *(n for n in walk(self.found.tree) if self._touches(n))]:
+        points = [n for n in walk(self.found.tree) if id(n) in self._touch_points]
+        for node in [*users, *points]:
             key: int | None = id(node)
             while key is not None and key not in marked:
                 marked.add(key)
@@ -52,7 +53,11 @@ class Objects(Origins):
 
     def touches(self, node: ast.AST) -> bool:
         """Whether ``node`` itself is a migrated tokenizer/model or passes a migrated id."""
-        return self._touches(node)
+        return id(node) in self._touch_points
+
+    @cached_property
+    def _touch_points(self) -> set[int]:
+        return {id(n) for n in walk(self.found.tree) if self._touches(n)}
 
     def _touches(self, node: ast.AST) -> bool:
         if isinstance(node, (ast.Name, ast.Attribute, ast.Call)):
