@@ -26,7 +26,12 @@ are not tokenization lengths: the fields of a model's output tuple, the entries 
 tuple built in the test, and a length equal to a size the test requested (``max_length=15``)
 is what it asked for; the number of samples of a dataset packed to a length is reported.
 Generated output (``generate``, pipelines, inference engines) compared
-with literal text or structures holding it is review.
+with literal text or structures holding it is review, and so is what a project's function
+computes from the migrated tokenizer, model or id (``clip(text, tokenizer=tok)``) compared
+with literal text, or with a number named for tokens. Parametrize columns the test compares
+with are judged row by row (one finding per column); an ``expected*`` column whose rows also
+give the migrated id holds values measured with GPT2. An input found back in the output (a
+row's own cell, a substring of what the test sent, either alternative of an ``or``) is not.
 
 Only tests that use a tokenizer or model loaded from a migrated id are examined; ``<tok>`` is
 a migrated tokenizer of that test. Findings point at the exact literal, so that a later
@@ -46,6 +51,7 @@ from migrator.core import Safety
 from migrator.registry import Example, declare
 
 from ._analysis.expected import NOT_TEXT_FIELD, expected_text, literal_value, local_values
+from ._analysis.labels import parametrize_columns
 from ._analysis.objects import Objects, objects
 from ._analysis.tree import FUNCS, walk
 
@@ -80,6 +86,11 @@ TEXT_FIELD = re.compile(r"text|content|generat|output|completion|response|decode
 MOCKED = re.compile(r"\bMock\(|MagicMock|\bpatch\b|aioresponses|\bmock_\w+|mocker\b")
 # A dataset cut into samples of so many tokens: how many samples it yields follows the tokenizer.
 PACKED = re.compile(r"\bseq_length\b|\bpack(ing|ed)?\b|max_seq_len", re.IGNORECASE)
+# A parametrize column holding what the test expects (checked by the test or a helper).
+EXPECTED_PARAM = re.compile(r"^expected|_expected$|^golden|^reference", re.IGNORECASE)
+# A number computed with the tokenizer that says it counts tokens (``used_tokens``,
+# ``prompt_length``); ``len(...)`` of a result counts its items unless it says tokens.
+TOKEN_COUNT = re.compile(r"token|length", re.IGNORECASE)
 REQUESTED = re.compile(r"length|len$|^num_|size|count|max_new_tokens|steps", re.IGNORECASE)
 VOCAB_SIZE = 50257  # GPT2's vocabulary: asserted or hard-coded as a logits dimension
 ENCODERS = re.compile(r"encode\(|apply_chat_template\(|tokenizer\(|\btok\(")
@@ -107,6 +118,12 @@ class _Test:
         self.done: set[int] = set()
         self.values = local_values(self.own, objs.found.tree, ctx)
         self.via: ast.expr | None = None  # the name that led to the value being judged
+        # Findings of one parametrize column, gathered to be reported as one.
+        self.collected: list[tuple[ast.expr, str]] | None = None
+        self.columns = parametrize_columns(func, objs.found.enclosing_class(func))
+        self.containment = False  # the comparison being judged is ``a in b``
+        self.row: list[ast.expr] | None = None  # the other cells of the row being judged
+        self.judged: set[str] = set()  # parametrize columns already reported
         # Examined only because it uses what a migrated binding built (a project's engine or
         # config made from the id elsewhere): no tokenizer or model of its own is in sight,
         # so only values that say tokens or generated text are judged, and a mocked run
@@ -138,16 +155,32 @@ class _Test:
             and isinstance(value, ast.Constant)
             and type(value.value) is int
         }
+        # How many inputs it hands over (``Batch.from_texts(["a", "b"])``): counts of items.
+        self.requested |= {
+            len(arg.elts)
+            for call in self.own
+            if isinstance(call, ast.Call) and not self._asserting(call)
+            for arg in call.args
+            if isinstance(arg, (ast.List, ast.Tuple)) and len(arg.elts) > 1
+        }
 
     def check(self) -> None:
         for node in self.own:
+            if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+                self._alternatives(node)
             for actual, expected in _comparisons(node):
                 if self._about_other_model(actual) or self._about_other_model(expected):
                     continue
+                self.containment = isinstance(node, ast.Compare) and isinstance(
+                    node.ops[0], (ast.In, ast.NotIn)
+                )
                 self._pair(expected, actual)
                 self._pair(actual, expected)
             if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
                 self._slicing(node)
+        for param in self.columns:
+            if EXPECTED_PARAM.search(param) and param not in self.judged:
+                self._handed_over(param)
         for node in self.own:
             if isinstance(node, ast.Constant) and id(node) not in self.done:
                 if isinstance(node.value, str):
@@ -156,6 +189,20 @@ class _Test:
                     self._unknown_eos(node)
                 elif _int(node) == VOCAB_SIZE:
                     self._review(node, VOCAB_MESSAGE)
+
+    def _alternatives(self, node: ast.BoolOp) -> None:
+        """``assert "2+2" in decoded or "2 + 2" in decoded`` after asking "What is 2+2?":
+        one alternative finds the input back, so the assertion holds whatever the model."""
+        self.containment = True
+        literals = [
+            side
+            for test in node.values
+            if isinstance(test, ast.Compare) and isinstance(test.ops[0], (ast.In, ast.NotIn))
+            for side in (test.left, *test.comparators)
+            if isinstance(side, ast.Constant) and isinstance(side.value, str)
+        ]
+        if any(self._echoed(literal) for literal in literals):
+            self.done.update(id(literal) for literal in literals)
 
     # -- which objects an expression is about ----------------------------------------------
 
@@ -248,6 +295,9 @@ class _Test:
     # -- the checks ------------------------------------------------------------------------
 
     def _review(self, node: ast.expr, message: str) -> None:
+        if self.collected is not None:
+            self.collected.append((node, message))
+            return
         if self.via is not None:
             message += f" (asserted through {_text(self.via)} on line {self.via.lineno})"
         self.done.add(id(node))
@@ -258,6 +308,9 @@ class _Test:
         self.ctx.replace(node, code, message)
 
     def _pair(self, literal: ast.expr, other: ast.expr) -> None:
+        if isinstance(literal, ast.Name) and literal.id in self.columns:
+            self._column(literal, other)
+            return
         value_of = self._value(literal)
         if value_of is not literal:  # a name bound once to the expected value: judge that value
             if id(value_of) not in self.done and not self._fed_in(literal):
@@ -268,6 +321,52 @@ class _Test:
         if id(literal) not in self.done:
             self._judge(literal, other, fixable=True)
 
+    def _column(self, name: ast.Name, other: ast.expr) -> None:
+        """``assert clipped == expected_text`` with ``expected_text`` a parametrize column:
+        each row's value is judged; one finding for the column names every row it holds."""
+        if self._fed_in(name) or name.id in self.values:
+            return
+        found: list[tuple[ast.expr, str]] = []
+        self.via, self.collected = name, found
+        for cell, row in self.columns[name.id]:
+            if id(cell) in self.done or (
+                _echo_shape(cell)
+                and any(ast.dump(c) == ast.dump(cell) for c in row if c is not cell)
+            ):
+                continue  # the row's own input given back: what it was, whatever the model
+            self.row = [c for c in row if c is not cell]
+            self._judge(cell, other, fixable=False)
+            self.row = None
+        self.via, self.collected = None, None
+        if found:
+            first, message = found[0]
+            self._review(first, message + _other_rows([node for node, _ in found]))
+            self.done.update(id(node) for node, _ in found)
+            self.judged.add(name.id)
+
+    def _handed_over(self, param: str) -> None:
+        """``expected_results`` given by the rows that also give the migrated id, handed to
+        a checking helper (``_validate(expected_results=expected_results, ...)``): the
+        scores, counts and texts in it were measured with GPT2."""
+        check = next((n for n in self.own if _uses_param(n, param)), None)
+        if not isinstance(check, (ast.Call, ast.Compare)):
+            return
+        of = self.objs.found.binding_set.of
+        measured = [
+            cell
+            for cell, row in self.columns[param]
+            if _measured(cell)
+            and any(id(n) in of and of[id(n)].decision == "migrate" for c in row for n in walk(c))
+        ]
+        if measured:
+            by = f" by {_text(check.func)}()" if isinstance(check, ast.Call) else ""
+            message = (
+                f"{param}: measured with GPT2 (the same parametrize row gives the migrated id) "
+                f"and checked{by} on line {check.lineno}: re-measure it with the target (run "
+                "the test once and take the new values)"
+            )
+            self._review(measured[0], message + _other_rows(measured))
+
     def _judge(self, literal: ast.expr, other: ast.expr, fixable: bool) -> None:
         """``literal`` is what ``other`` is asserted to equal. ``fixable``: the literal sits in
         the assertion itself, where the tokenizer it would name is in scope."""
@@ -275,6 +374,7 @@ class _Test:
             return
         other_text = self._source(other)
         value = _int(literal)
+        computed: ast.Call | None = None
         if value == EOS_ID and isinstance(literal, ast.Constant):
             if fixable:
                 self._eos_id(literal, other)
@@ -302,7 +402,15 @@ class _Test:
                 self._review(literal, PARAMS_MESSAGE)
             elif TOKEN_IDS.search(_text(self._number(other, TOKEN_IDS.search))):
                 self._review(literal, _list_message([value]))
-        elif DECODED.search(other_text) or GENERATION.search(other_text):
+            elif TOKEN_COUNT.search(f"{_last_name(other)} {self._via_name}") and (
+                call := self._computed_with(other)
+            ):
+                self._review(literal, _computed_message(call, "token count"))
+        elif (decoded := bool(DECODED.search(other_text) or GENERATION.search(other_text))) or (
+            not self.containment
+            and literal_value(literal, self.values)
+            and (computed := self._computed_with(other)) is not None
+        ):
             inputs = self._source(other)
 
             def skip(node: ast.Constant | ast.Name) -> bool:
@@ -320,9 +428,57 @@ class _Test:
                 where = ""
                 if self.via is None and all(n is not text for n in walk(literal)):
                     where = f" (compared on line {getattr(other, 'lineno', '?')})"
-                self._review(text, DECODED_MESSAGE + where)
+                message = DECODED_MESSAGE
+                if computed is not None and not decoded:
+                    message = _computed_message(computed, "text")
+                self._review(text, message + where)
 
     # -- where a compared value comes from --------------------------------------------------
+
+    @property
+    def _via_name(self) -> str:
+        return self.via.id if isinstance(self.via, ast.Name) else ""
+
+    def _migrated_arg(self, arg: ast.expr) -> bool:
+        """A tokenizer, model or processor loaded from a migrated binding, or its id."""
+        if isinstance(arg, ast.Constant):
+            binding = self.objs.found.binding_set.of.get(id(arg))
+            return binding is not None and binding.decision == "migrate"
+        if isinstance(arg, (ast.Name, ast.Attribute)):
+            origin = self.objs.origin(arg)
+            if origin is not None:
+                return origin.migrated and origin.kind != "config"
+            return self.objs.holds_migrated(arg)
+        return False
+
+    def _computed_with(self, other: ast.expr, depth: int = 3) -> ast.Call | None:
+        """The call that computed ``other`` (itself, or what its locals were bound to) with a
+        migrated tokenizer, model or id among its arguments: ``clip(text, tokenizer=tok)``,
+        ``render(conversation, "gpt2")``; of ``round_scores(attribute(args_with_model))``
+        the innermost. Not a loader (that makes the object), not a constructor (its fields
+        are what it was given) and not the object's own methods (decoding and encoding are
+        judged apart)."""
+        for node in walk(other):
+            if (
+                isinstance(node, ast.Call)
+                and not _last_name(node)[:1].isupper()
+                and self.objs.origin(node) is None
+                and any(
+                    self._migrated_arg(a) for a in [*node.args, *(k.value for k in node.keywords)]
+                )
+            ):
+                if depth:
+                    for arg in [*node.args, *(k.value for k in node.keywords)]:
+                        if isinstance(arg, ast.Name) and (
+                            inner := self._computed_with(arg, depth - 1)
+                        ):
+                            return inner
+                return node
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and depth:
+                for bound in self.values.get(node.id, ())[:4]:
+                    if bound is not other and (call := self._computed_with(bound, depth - 1)):
+                        return call
+        return None
 
     def _round_trip(self, literal: ast.expr, other: ast.expr) -> bool:
         """``dec = tok.decode(tok.encode(turn))``; ``assert dec == turn``: the expected text
@@ -363,7 +519,17 @@ class _Test:
         GPT2 measured or generated."""
         if not _echo_shape(literal):
             return False  # small numbers recur by chance: requested sizes are handled apart
+        # ``assert "2+2" in decoded`` after asking "What is 2+2?": the input found back
+        if (
+            self.containment
+            and isinstance(literal, ast.Constant)
+            and isinstance(literal.value, str)
+            and any(literal.value in text for text in self._written_texts)
+        ):
+            return True
         shape = ast.dump(literal)
+        if self.row is not None:  # a parametrize row: what its other cells hand the test
+            return any(ast.dump(n) == shape for cell in self.row for n in walk(cell))
         own = sum(1 for n in walk(literal) if self._written.get(id(n)) == shape)
         return self._written_counts.get(shape, 0) > own
 
@@ -386,6 +552,14 @@ class _Test:
         return {
             id(n): ast.dump(n) for n in walk(self.func) if _echo_shape(n) and not self._asserting(n)
         }
+
+    @cached_property
+    def _written_texts(self) -> list[str]:
+        return [
+            n.value
+            for n in walk(self.func)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) in self._written
+        ]
 
     @cached_property
     def _written_counts(self) -> Counter[str]:
@@ -579,6 +753,49 @@ def _field_name(name: str) -> bool:
     return bool(NOT_TEXT_FIELD.search(name)) or not TEXT_FIELD.search(name)
 
 
+def _other_rows(values: list[ast.expr]) -> str:
+    """What a column's one finding says of the values it stands for after the first."""
+    if len(values) == 1:
+        return ""
+    lines = sorted({v.lineno for v in values[1:]} - {values[0].lineno})
+    where = f" (lines {', '.join(map(str, lines))})" if lines else ""
+    return f"; the same for {len(values) - 1} more row(s) of this column{where}"
+
+
+def _uses_param(node: ast.AST, param: str) -> bool:
+    """``node`` is a call handed ``param`` or a comparison with it."""
+    if isinstance(node, ast.Call):
+        sides = [*node.args, *(k.value for k in node.keywords)]
+    elif isinstance(node, ast.Compare):
+        sides = [node.left, *node.comparators]
+    else:
+        return False
+    return any(isinstance(side, ast.Name) and side.id == param for side in sides)
+
+
+def _measured(node: ast.expr) -> bool:
+    """An expected value that holds a measurement: a float, an int other than 0 and 1, or
+    text that is not a dict key."""
+    keys = {id(k) for d in walk(node) if isinstance(d, ast.Dict) for k in d.keys if k}
+    for n in walk(node):
+        if isinstance(n, ast.Constant) and id(n) not in keys:
+            if type(n.value) is float or (type(n.value) is int and n.value not in (0, 1)):
+                return True
+            if isinstance(n.value, str) and n.value.strip():
+                return True
+    return False
+
+
+def _last_name(node: ast.AST) -> str:
+    """The name an expression ends in: ``tokens.batch_size[0]`` -> ``batch_size``,
+    ``count_tokens(...)`` -> ``count_tokens``."""
+    while isinstance(node, (ast.Subscript, ast.Call)):
+        node = node.value if isinstance(node, ast.Subscript) else node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
 def _text(node: ast.AST) -> str:
     return ast.unparse(node)
 
@@ -644,6 +861,14 @@ def _list_message(values: list[int]) -> str:
     return (
         f"{kind} computed with GPT2's tokenizer: re-measure with the target's tokenizer "
         "(tokenize the same input and paste the result, or compute it in the test)"
+    )
+
+
+def _computed_message(call: ast.Call, what: str) -> str:
+    return (
+        f"{what} computed by {_text(call.func)}() (line {call.lineno}) with GPT2's tokenizer "
+        "or model: the target splits text differently; re-measure it with the target (run "
+        "the test once and take the new value)"
     )
 
 

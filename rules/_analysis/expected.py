@@ -57,6 +57,11 @@ def bound_names(nodes: list[ast.AST] | list[ast.stmt]) -> dict[str, list[ast.exp
             continue
         if isinstance(target, ast.Name):
             found.setdefault(target.id, []).append(value)
+        elif isinstance(target, ast.Tuple) and not isinstance(value, ast.Tuple):
+            # text, used = clip(text, tokenizer=tok): each name holds part of the call's result
+            for elt in target.elts:
+                if isinstance(elt, ast.Name):
+                    found.setdefault(elt.id, []).append(value)
     return found
 
 

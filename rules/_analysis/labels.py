@@ -214,6 +214,23 @@ def _string_cells(
     return out
 
 
+def parametrize_columns(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, cls: ast.ClassDef | None = None
+) -> dict[str, list[tuple[ast.expr, list[ast.expr]]]]:
+    """Parameter of ``func`` -> (the value each row gives it, that row's cells), whatever
+    the values' form; a parametrized class's rows count for the parameters ``func`` takes."""
+    taken = {a.arg for a in func.args.args}
+    out: dict[str, list[tuple[ast.expr, list[ast.expr]]]] = {}
+    for owner in (func, cls):
+        if owner is None:
+            continue
+        for names, _row, cells in parametrize_rows(owner):
+            for param, cell in zip(names, cells, strict=False):
+                if param in taken:
+                    out.setdefault(param, []).append((cell, cells))
+    return out
+
+
 def parametrized_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     """The parameters a ``parametrize`` decorator of ``func`` gives values (whatever their
     form): they shadow fixtures of the same name."""

@@ -69,6 +69,22 @@ class Objects(Origins):
             return any(self.found.resolve(arg) is not None for arg in args)
         return False
 
+    def holds_migrated(self, node: ast.AST) -> bool:
+        """Whether ``node`` reads a name that holds what a migrated binding loaded (its
+        tokenizer through a project's builder and a fixture, a helper's return)."""
+        return id(node) in self._object_loads
+
+    @cached_property
+    def _object_loads(self) -> set[int]:
+        bindings = self.found.binding_set
+        return {
+            id(load)
+            for binding in bindings.all
+            if binding.decision == "migrate"
+            for key in binding.objects
+            for load in bindings.loads(key)
+        }
+
     def tokenizers_in(self, scope: ast.AST) -> Iterator[tuple[ast.expr, Origin]]:
         """Expressions naming a tokenizer inside ``scope`` (each distinct text once)."""
         seen: set[str] = set()
