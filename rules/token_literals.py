@@ -32,6 +32,9 @@ with literal text, or with a number named for tokens. Parametrize columns the te
 with are judged row by row (one finding per column); an ``expected*`` column whose rows also
 give the migrated id holds values measured with GPT2. An input found back in the output (a
 row's own cell, a substring of what the test sent, either alternative of an ``or``) is not.
+``eos_token_id`` put first in a sequence leans on GPT2's bos = eos (review when the target's
+bos differs); numbers divided by a length in the expected count of chunks of what the binding
+built are the data's token counts.
 
 Only tests that use a tokenizer or model loaded from a migrated id are examined; ``<tok>`` is
 a migrated tokenizer of that test. Findings point at the exact literal, so that a later
@@ -178,6 +181,8 @@ class _Test:
                 self._pair(actual, expected)
             if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
                 self._slicing(node)
+            if first := _first_token(node):
+                self._eos_first(first)
         for param in self.columns:
             if EXPECTED_PARAM.search(param) and param not in self.judged:
                 self._handed_over(param)
@@ -372,6 +377,10 @@ class _Test:
         the assertion itself, where the tokenizer it would name is in scope."""
         if self._echoed(literal) or (self.mocked and not self.direct):
             return
+        if counts := self._chunked_counts(literal, other):
+            for count in counts:
+                self._review(count, CHUNKS_MESSAGE + f" (compared on line {literal.lineno})")
+            return
         other_text = self._source(other)
         value = _int(literal)
         computed: ast.Call | None = None
@@ -479,6 +488,37 @@ class _Test:
                     if bound is not other and (call := self._computed_with(bound, depth - 1)):
                         return call
         return None
+
+    def _chunked_counts(self, literal: ast.expr, other: ast.expr) -> list[ast.Constant]:
+        """``len(loader) == div_up((n_tokens - 1) // max_length, batch_size)`` with the
+        loader built from the migrated binding: the numbers divided by a length are token
+        counts of the data (``n_tokens = 2391884``), not what the test asked for."""
+        counted = (
+            other.args[0]
+            if isinstance(other, ast.Call) and _text(other.func) == "len" and other.args
+            else None
+        )
+        if counted is None or not any(
+            self.objs.holds_migrated(n) or self._migrated_arg(n)
+            for n in walk(counted)
+            if isinstance(n, (ast.Name, ast.Attribute))
+        ):
+            return []
+        counts: dict[int, ast.Constant] = {}
+        for node in walk(literal):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.FloorDiv, ast.Div)):
+                for leaf in walk(node.left):
+                    bound = self.values.get(leaf.id, []) if isinstance(leaf, ast.Name) else [leaf]
+                    value = bound[0] if len(bound) == 1 else None
+                    number = _int(value) if value is not None else None
+                    if (
+                        isinstance(value, ast.Constant)
+                        and number is not None
+                        and number not in (0, 1)
+                        and number not in self.requested
+                    ):
+                        counts[id(value)] = value
+        return list(counts.values())
 
     def _round_trip(self, literal: ast.expr, other: ast.expr) -> bool:
         """``dec = tok.decode(tok.encode(turn))``; ``assert dec == turn``: the expected text
@@ -691,6 +731,26 @@ class _Test:
                 "for the target's tokenizer and chat template",
             )
 
+    def _eos_first(self, node: ast.Attribute) -> None:
+        """``(tok.eos_token_id, *ids)``, ``expected.insert(0, tok.eos_token_id)``: eos put
+        where a sequence starts, which is GPT2's bos (both are ``<|endoftext|>``)."""
+        origin = self.objs.origin(node.value)
+        if id(node) in self.done or origin is None or not origin.migrated:
+            return
+        facts = self.objs.targets(origin)
+        if facts and all(f.bos_token is not None and f.bos_token == f.eos_token for f in facts):
+            return  # the target's bos is its eos too
+        targets = "; ".join(
+            f"{f.model_id}: eos {f.eos_token or '?'}, bos {f.bos_token or 'another or none'}"
+            for f in facts
+        )
+        self._review(
+            node,
+            f"{_text(node)} put first: in GPT2 that is also the bos token (both are "
+            f"<|endoftext|>), not in the target ({targets}); if the code under test starts "
+            "sequences with bos_token_id, expect that",
+        )
+
     def _appended_eos(self, node: ast.Constant) -> None:
         value = str(node.value)
         raw = self.ctx.source.segment(node)
@@ -751,6 +811,32 @@ def _echo_shape(node: ast.AST) -> bool:
 def _field_name(name: str) -> bool:
     """A field of a result that does not hold generated text."""
     return bool(NOT_TEXT_FIELD.search(name)) or not TEXT_FIELD.search(name)
+
+
+def _first_token(node: ast.AST) -> ast.Attribute | None:
+    """The ``<x>.eos_token_id`` that starts a sequence: first of a tuple or list with more
+    after it, or what ``.insert(0, ...)`` puts in front (itself or a 1-tuple/list of it)."""
+    first: ast.AST | None = None
+    if isinstance(node, (ast.Tuple, ast.List)) and len(node.elts) > 1:
+        first = node.elts[0]
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "insert"
+        and len(node.args) == 2
+        and _int(node.args[0]) == 0
+    ):
+        first = next(
+            (
+                n
+                for n in walk(node.args[1])
+                if isinstance(n, ast.Attribute) and n.attr == "eos_token_id"
+            ),
+            None,
+        )
+    if isinstance(first, ast.Attribute) and first.attr == "eos_token_id":
+        return first
+    return None
 
 
 def _other_rows(values: list[ast.expr]) -> str:
@@ -875,6 +961,11 @@ def _computed_message(call: ast.Call, what: str) -> str:
 LENGTH_MESSAGE = (
     "length measured with GPT2's tokenization: re-measure with the target's "
     "tokenizer (run the test once and take the new value)"
+)
+CHUNKS_MESSAGE = (
+    "token count of the data measured with GPT2's tokenizer (divided by a length to count "
+    "chunks): re-measure it with the target's tokenizer (run the test once and take the new "
+    "value)"
 )
 PARAMS_MESSAGE = (
     "parameter count measured on GPT2: re-measure with the target model "
