@@ -29,6 +29,10 @@ MODEL_FIELD = re.compile(
     r"|checkpoint|hf_model|hub_model_id)$"
 )
 TRAINER_ARGS = frozenset({"model", "ref_model", "reward_model", "value_model", "teacher_model"})
+# transformers functions besides the loaders that take a hub id as their first argument.
+HUB_ID_FUNCTIONS = frozenset(
+    {"get_config_dict", "cached_file", "cached_files", "has_file", "get_tokenizer_config"}
+)
 
 
 def is_model_field(name: str) -> bool:
@@ -80,6 +84,12 @@ def classify_call(
             return Verdict(True, what)
         if short.endswith("Trainer") and (slot == 0 or slot in TRAINER_ARGS):
             return Verdict(True, what)
+        if short in HUB_ID_FUNCTIONS and slot in (0, "pretrained_model_name_or_path"):
+            return Verdict(True, what)
+        if package == "transformers" and isinstance(slot, int):
+            # Its other functions and classes name architectures by model type
+            # (``retrieve_model_classes("gpt2")``, ``AutoConfig.for_model("gpt2")``).
+            return Verdict(False, f"{what} of transformers, which takes a model type", call=False)
     if isinstance(slot, str) and is_model_field(slot):
         return Verdict(True, what)
     return Verdict(False, what)

@@ -18,6 +18,8 @@ from .keys import Func, Key, NameIndex, self_attr
 from .shapes import is_cli_string
 from .tree import FUNCS
 
+# Calls that compare their first two arguments (``self.assertEqual(a, b)``).
+ASSERTION = re.compile(r"(^|\.)assert\w*(equal|equals|in)$", re.IGNORECASE)
 MODEL_TYPE_ATTR = re.compile(r"(model_type|architecture|arch|family)s?$")
 MAX_DEPTH = 6
 
@@ -93,7 +95,7 @@ class Flow:
         elif isinstance(parent, ast.Dict):
             self._dict(parent, expr)
         elif isinstance(parent, ast.Compare):
-            self._compare(parent, expr)
+            self._compare([parent.left, *parent.comparators], expr)
         elif isinstance(parent, (ast.List, ast.Tuple, ast.Set)):
             self._element(parent, expr, depth)
         elif isinstance(parent, (ast.Return, ast.Yield)):
@@ -127,6 +129,9 @@ class Flow:
             self.uses.append(Use(call))
             self.helpers.add(id(helper[0]))
             self._store_param(helper[0], helper[1], depth)
+            return
+        if isinstance(slot, int) and slot < 2 and ASSERTION.search(ast.unparse(call.func)):
+            self._compare(call.args[:2], call.args[slot])
             return
         verdict = classify_call(
             call,
@@ -288,8 +293,10 @@ class Flow:
             for n in self.found.walk(func)
         )
 
-    def _compare(self, node: ast.Compare, expr: ast.AST) -> None:
-        for side in [node.left, *node.comparators]:
+    def _compare(self, sides: list[ast.expr], expr: ast.AST) -> None:
+        """``==``/``in`` and ``assertEqual``-style calls: neutral, unless the other side
+        says model type."""
+        for side in sides:
             if side is not expr and MODEL_TYPE_ATTR.search(ast.unparse(side)):
                 self.uses.append(Use(expr, keep=f"compared with {ast.unparse(side)}: a model type"))
                 return
