@@ -34,7 +34,8 @@ give the migrated id holds values measured with GPT2. An input found back in the
 row's own cell, a substring of what the test sent, either alternative of an ``or``) is not.
 ``eos_token_id`` put first in a sequence leans on GPT2's bos = eos (review when the target's
 bos differs); numbers divided by a length in the expected count of chunks of what the binding
-built are the data's token counts.
+built are the data's token counts. A comment saying the code leans on GPT-2's tokenization
+("7 tokens with the GPT-2 tokenizer") marks the statement it describes.
 
 Only tests that use a tokenizer or model loaded from a migrated id are examined; ``<tok>`` is
 a migrated tokenizer of that test. Findings point at the exact literal, so that a later
@@ -89,6 +90,23 @@ TEXT_FIELD = re.compile(r"text|content|generat|output|completion|response|decode
 MOCKED = re.compile(r"\bMock\(|MagicMock|\bpatch\b|aioresponses|\bmock_\w+|mocker\b")
 # A dataset cut into samples of so many tokens: how many samples it yields follows the tokenizer.
 PACKED = re.compile(r"\bseq_length\b|\bpack(ing|ed)?\b|max_seq_len", re.IGNORECASE)
+# A comment saying the code leans on GPT-2's tokenization.
+TOKENIZATION_NOTE = re.compile(
+    r"gpt-?2.{0,40}\b(token|vocab|bpe)|\b(token|vocab|bpe)\w*\b.{0,40}gpt-?2", re.IGNORECASE
+)
+# Statements with a body: a comment inside them belongs to a statement of the body.
+COMPOUND = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.If,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.With,
+    ast.AsyncWith,
+    ast.Try,
+)
 # A parametrize column holding what the test expects (checked by the test or a helper).
 EXPECTED_PARAM = re.compile(r"^expected|_expected$|^golden|^reference", re.IGNORECASE)
 # A number computed with the tokenizer that says it counts tokens (``used_tokens``,
@@ -106,6 +124,45 @@ def check(ctx: RuleContext) -> None:
     for func in walk(ctx.tree):
         if isinstance(func, FUNCS) and objs.uses_migrated(func):
             _Test(ctx, objs, func).check()
+    if TOKENIZATION_NOTE.search(ctx.source.text):
+        _notes(ctx, objs)
+
+
+def _notes(ctx: RuleContext, objs: Objects) -> None:
+    """Comments where the author says the code leans on GPT-2's tokenization ("51 tokens
+    according to the GPT-2 tokenizer", "unambiguous in GPT-2's vocab"): the values they
+    describe were chosen or measured with GPT2, wherever they sit."""
+    for line, _col, text in ctx.source.comments:
+        if "migrate-tests" in text or not TOKENIZATION_NOTE.search(text):
+            continue
+        statement = _statement_at(objs, line)
+        if statement is None:
+            continue
+        scope = objs.found.function_of(statement) or objs.found.enclosing_class(statement)
+        if objs.uses_migrated(scope if scope is not None else objs.found.tree):
+            ctx.review(
+                statement,
+                f"the comment on line {line} ({text.lstrip('#').strip()[:80]!r}) says this "
+                "leans on GPT-2's tokenization: check the values it describes against the "
+                "target's tokenizer",
+                anchor=statement,
+            )
+
+
+def _statement_at(objs: Objects, line: int) -> ast.stmt | None:
+    """The simple statement a comment sits in (a trailing comment of a multi-line dict),
+    else the first statement after it."""
+    inside = [
+        n
+        for n in walk(objs.found.tree)
+        if isinstance(n, ast.stmt)
+        and not isinstance(n, COMPOUND)
+        and n.lineno <= line <= (n.end_lineno or n.lineno)
+    ]
+    if inside:
+        return max(inside, key=lambda n: n.lineno)
+    after = [n for n in walk(objs.found.tree) if isinstance(n, ast.stmt) and n.lineno > line]
+    return min(after, key=lambda n: n.lineno, default=None)
 
 
 class _Test:

@@ -138,13 +138,14 @@ class Evidence(Peers):
         return any(PAD_ERROR.search(text) for text in [*names, *strings])
 
     def _vocab_dimension(self, scope: ast.stmt) -> int | None:
-        """The line where ``50257`` is passed to a call outside an assertion (a logits or
-        embedding dimension built for GPT2's vocabulary), or None."""
+        """The line where ``50257`` is passed to a call or written into a dict (kwargs of a
+        model: ``{"input_dim": 50257}``) outside an assertion (a logits or embedding
+        dimension built for GPT2's vocabulary), or None."""
         for node in self.walk(scope):
             if not (isinstance(node, ast.Constant) and type(node.value) is int):
                 continue
             if node.value != 50257 or not isinstance(
-                self.parent.get(id(node)), (ast.Call, ast.keyword)
+                self.parent.get(id(node)), (ast.Call, ast.keyword, ast.Dict)
             ):
                 continue
             statement = self.statement_of(node)
