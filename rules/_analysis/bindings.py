@@ -97,6 +97,15 @@ class Bindings(NameIndex):
 
     def _decide(self, binding: Binding) -> None:
         found = self.found
+        directives = found.ctx.source.directives
+        if all(
+            directives.ignored("model-id", n.lineno, getattr(n, "end_lineno", None) or n.lineno)
+            for n in binding.literals
+        ):  # the id stays, so everything loaded from it stays GPT2
+            self._set(
+                binding, "keep", "'# migrate-tests: ignore' keeps the id", binding.literals[0]
+            )
+            return
         for literal in binding.literals:
             leave = found.literal_leave(literal)
             if leave is not None:
