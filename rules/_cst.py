@@ -11,11 +11,13 @@ For the same reason libcst is imported inside the functions, not when this modul
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import libcst as cst
+
+T = TypeVar("T")
 
 # For one imported GPT2 name: the Auto class to import in its place (None: already imported),
 # and whether the GPT2 name itself stays (still used elsewhere).
@@ -227,6 +229,8 @@ def wrap_call(indent: str, unit: str, limit: int, node: cst.CSTNode) -> cst.CSTN
             whitespace_before_args=_break(inner),
             args=[*node.args[:-1], last.with_changes(whitespace_after_arg=_break(indent))],
         )
+    node = node.with_changes(args=_split_long(node.args, inner, unit, limit))
+    last = node.args[-1]
     # A bare generator argument takes no trailing comma (``f(x for x in y,)`` is invalid).
     bare_generator = isinstance(last.value, cst.GeneratorExp) and not last.value.lpar
     args = []
@@ -245,6 +249,75 @@ def wrap_call(indent: str, unit: str, limit: int, node: cst.CSTNode) -> cst.CSTN
         )
         args.append(arg.with_changes(comma=comma, whitespace_after_arg=cst.SimpleWhitespace("")))
     return node.with_changes(whitespace_before_args=_break(inner), args=args)
+
+
+def wrap_display(indent: str, unit: str, limit: int, node: cst.CSTNode) -> cst.CSTNode:
+    """A one-line list, set, dict or parenthesized tuple with one element per line and a
+    trailing comma, the closing bracket back at ``indent``: how black splits a collection
+    that does not fit; an element still over ``limit`` on its line is split the same way."""
+    import libcst as cst
+
+    inner = indent + unit
+    elements = _split_long(list(getattr(node, "elements", [])), inner, unit, limit)
+    if not elements:
+        return node
+    out = []
+    for position, element in enumerate(elements):
+        final = position == len(elements) - 1
+        comma = cst.Comma(
+            whitespace_before=cst.SimpleWhitespace(""),
+            whitespace_after=_break(indent if final else inner),
+        )
+        out.append(element.with_changes(comma=comma))
+    if isinstance(node, cst.Tuple):
+        lpar, rpar = node.lpar[0], node.rpar[-1]
+        return node.with_changes(
+            lpar=[*node.lpar[:-1], lpar.with_changes(whitespace_after=_break(inner))],
+            rpar=[rpar.with_changes(whitespace_before=cst.SimpleWhitespace("")), *node.rpar[1:]],
+            elements=out,
+        )
+    if isinstance(node, cst.List):
+        opening, closing = "lbracket", "rbracket"
+    elif isinstance(node, (cst.Set, cst.Dict)):
+        opening, closing = "lbrace", "rbrace"
+    else:
+        return node
+    return node.with_changes(
+        **{
+            opening: getattr(node, opening).with_changes(whitespace_after=_break(inner)),
+            closing: getattr(node, closing).with_changes(
+                whitespace_before=cst.SimpleWhitespace("")
+            ),
+        },
+        elements=out,
+    )
+
+
+def on_value(rewrite: Callable[[cst.CSTNode], cst.CSTNode], node: cst.CSTNode) -> cst.CSTNode:
+    """An assignment with ``rewrite`` applied to its value."""
+    return node.with_changes(value=rewrite(node.value))  # type: ignore[attr-defined]
+
+
+def _split_long(elements: Sequence[T], inner: str, unit: str, limit: int) -> list[T]:
+    """Elements (arguments, display elements) whose line at ``inner`` would be over
+    ``limit``, with their value split one level deeper when it is a call or a display."""
+    import libcst as cst
+
+    rendered = cst.Module(body=[]).code_for_node
+    out = []
+    for element in elements:
+        value = element.value  # type: ignore[attr-defined]
+        line = inner + rendered(element.with_changes(comma=cst.MaybeSentinel.DEFAULT))  # type: ignore[attr-defined]
+        if line_width(line + ",") > limit:
+            if isinstance(value, cst.Call):
+                value = wrap_call(inner, unit, limit, value)
+            elif isinstance(value, (cst.List, cst.Set, cst.Dict)) or (
+                isinstance(value, cst.Tuple) and value.lpar
+            ):
+                value = wrap_display(inner, unit, limit, value)
+            element = element.with_changes(value=value)  # type: ignore[attr-defined]
+        out.append(element)
+    return out
 
 
 def _break(indent: str) -> cst.ParenthesizedWhitespace:

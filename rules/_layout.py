@@ -1,5 +1,5 @@
 """Layout of model-id's rewrites: lines that a long target id pushes past the project's line
-length are laid out as maintainers do (a local ``model_id``, or a call split black style).
+length are laid out as maintainers do (a local ``model_id``, or brackets split black style).
 
 ``lay_out`` is model-id's last step: it replaces the whole-value literals it is given and
 returns what it replaced; see the model-id docstring for the behaviour.
@@ -44,8 +44,8 @@ def lay_out(
 ) -> dict[int, str]:
     """Replace the literals of ``wholes`` by their targets, keeping the lines that grow
     within the project's line length: (1) an id given two or more times as an argument in
-    one function goes through a local ``model_id`` set first in the function; (2) else a
-    one-line call on the long line gets its arguments on their own lines; (3) else the line
+    one function goes through a local ``model_id`` set first in the function; (2) else the
+    one-line call or display ending the long line is split, black style; (3) else the line
     stays long. A line that was over the limit already is left as it was. Returns the
     literals replaced (id -> target)."""
     source = ctx.source
@@ -84,12 +84,18 @@ def lay_out(
             f"times there and a line would exceed the line length ({limit})"
         )
         ctx.fix(where, message, func, partial(_cst.insert_first, statement))
-    for call, width in _wraps(ctx, edits, long, limit):
-        indent = re.match(r"[ \t]*", source.lines[call.lineno - 1])
+    for bracket, width in _wraps(ctx, edits, long, limit):
+        indent = re.match(r"[ \t]*", source.lines[bracket.lineno - 1])
         assert indent is not None
-        message = f"call split over lines: with the new id its line would be {width} > {limit}"
-        rewrite = partial(_cst.wrap_call, indent.group(), _indent_unit(ctx), limit)
-        ctx.fix(call, message, call, rewrite)
+        kind = "call" if isinstance(bracket, ast.Call) else type(bracket).__name__.lower()
+        message = f"{kind} split over lines: with the new id its line would be {width} > {limit}"
+        wrap = _cst.wrap_call if isinstance(bracket, ast.Call) else _cst.wrap_display
+        rewrite = partial(wrap, indent.group(), _indent_unit(ctx), limit)
+        assigned = _assigned(ctx, bracket) if isinstance(bracket, ast.Tuple) else None
+        if assigned is not None:  # a tuple is addressed through its statement
+            ctx.fix(bracket, message, assigned, partial(_cst.on_value, rewrite))
+        else:
+            ctx.fix(bracket, message, bracket, rewrite)
     return migrated
 
 
@@ -232,59 +238,129 @@ def _can_bind(ctx: RuleContext, func: _Function) -> bool:
 
 def _wraps(
     ctx: RuleContext, edits: list[tuple[ast.expr, str]], long: dict[int, int], limit: int
-) -> list[tuple[ast.Call, int]]:
-    """For each long line, the one-line call to split (with the line's width): the outermost
-    call holding every rewritten string on the line, when it ends the line's code (black
-    splits the last brackets of a line) and every line of the split fits."""
+) -> list[tuple[ast.expr, int]]:
+    """For each long line, the one-line call or display to split (with the line's width):
+    the outermost bracket holding every rewritten string on the line, when it ends the line's
+    code (black splits the last brackets of a line) and every line of the split fits."""
     found = analysis(ctx)
     by_line = _by_line(edits)
     out = []
     for line, changes in sorted(by_line.items()):
         if line not in long:
             continue
-        calls: dict[int, ast.Call] = {}
+        outers: dict[int, ast.expr] = {}
         for node, _ in changes:
-            outer = None
+            outer: ast.expr | None = None
             for ancestor in found.ancestors(node):
                 if isinstance(ancestor, ast.stmt):
                     break
-                if isinstance(ancestor, ast.Call) and ancestor.lineno == ancestor.end_lineno:
+                if (
+                    isinstance(ancestor, ast.expr)
+                    and _brackets(ctx, ancestor)
+                    and ancestor.lineno == ancestor.end_lineno
+                ):
                     outer = ancestor
             if outer is None:
                 break
-            calls[id(outer)] = outer
+            outers[id(outer)] = outer
         else:
-            if len(calls) == 1:
-                (call,) = calls.values()
-                if _splits_within(ctx, by_line, call, limit):
-                    out.append((call, long[line]))
+            if len(outers) == 1:
+                (bracket,) = outers.values()
+                if _splits_within(ctx, by_line, bracket, limit):
+                    out.append((bracket, long[line]))
     return out
 
 
+def _brackets(ctx: RuleContext, node: ast.AST, nested: bool = False) -> bool:
+    """A call, or a list or dict display, black splits one element per line; inside one
+    (split with it), also a set or a tuple in parentheses."""
+    if isinstance(node, (ast.Call, ast.List, ast.Dict)):
+        return True
+    parenthesized = isinstance(node, ast.Tuple) and ctx.source.segment(node).startswith("(")
+    if not nested:  # edits address calls, lists, dicts and statements (migrator/nodes.py)
+        return parenthesized and _assigned(ctx, node) is not None
+    return parenthesized or isinstance(node, ast.Set)
+
+
+def _assigned(ctx: RuleContext, node: ast.AST) -> ast.Assign | ast.AnnAssign | None:
+    """The assignment whose whole value ``node`` is."""
+    parent = analysis(ctx).parent.get(id(node))
+    if isinstance(parent, (ast.Assign, ast.AnnAssign)) and parent.value is node:
+        return parent
+    return None
+
+
 def _splits_within(
-    ctx: RuleContext, by_line: dict[int, list[tuple[ast.expr, str]]], call: ast.Call, limit: int
+    ctx: RuleContext, by_line: dict[int, list[tuple[ast.expr, str]]], node: ast.expr, limit: int
 ) -> bool:
-    """``call`` ends its line's code, and split as ``_cst.wrap_call`` splits it, no line
-    is over ``limit``."""
-    line = call.lineno
+    """``node`` ends its line's code, and split as ``_cst.wrap_call``/``wrap_display`` split
+    it (an element still too long split again, as black does), no line is over ``limit``."""
+    line = node.lineno
     text = ctx.source.lines[line - 1].rstrip("\r\n").encode("utf-8")
-    arguments: list[ast.expr | ast.keyword] = sorted(
-        [*call.args, *call.keywords], key=lambda a: (a.lineno, a.col_offset)
-    )
-    if not arguments or not _CLOSING.fullmatch(text[call.end_col_offset or 0 :].decode()):
+    if not _CLOSING.fullmatch(text[node.end_col_offset or 0 :].decode()):
         return False
-    if _open_brackets(text[: call.col_offset].decode("utf-8")):
+    if _open_brackets(text[: node.col_offset].decode("utf-8")):
         return False  # ``[f(...)]``: black splits the outer brackets first; leave it to it
     indent = re.match(r"[ \t]*", text.decode("utf-8"))
     assert indent is not None
-    inner = indent.group() + _indent_unit(ctx)
-    head = text[: call.func.end_col_offset or 0].decode("utf-8") + "("
-    parts = [_rewritten(ctx, by_line, line, a.col_offset, a.end_col_offset or 0) for a in arguments]
-    if _cst.line_width(head) > limit:
+    head = _rewritten(ctx, by_line, line, 0, _opening_end(node))
+    return _fits(ctx, by_line, node, head, indent.group(), limit)
+
+
+def _fits(
+    ctx: RuleContext,
+    by_line: dict[int, list[tuple[ast.expr, str]]],
+    node: ast.expr,
+    head: str,
+    indent: str,
+    limit: int,
+) -> bool:
+    """Split below ``head`` (its first line, ending with the opening bracket), ``node``'s
+    lines fit: a call's arguments on one line or one per line, a display's one per line,
+    an element that is a bracket itself split again one level deeper."""
+    items = _items(node)
+    if items is None or not items or _cst.line_width(head) > limit:
         return False
-    if _cst.line_width(inner + ", ".join(parts)) <= limit:
+    inner = indent + _indent_unit(ctx)
+    line = node.lineno
+    parts = [
+        _rewritten(ctx, by_line, line, start, value.end_col_offset or 0) for start, value in items
+    ]
+    if isinstance(node, ast.Call) and _cst.line_width(inner + ", ".join(parts)) <= limit:
         return True
-    return all(_cst.line_width(f"{inner}{part},") <= limit for part in parts)
+    for (start, value), part in zip(items, parts, strict=True):
+        if _cst.line_width(f"{inner}{part},") <= limit:
+            continue
+        if not (_brackets(ctx, value, nested=True) and value.lineno == value.end_lineno):
+            return False
+        nested_head = inner + _rewritten(ctx, by_line, line, start, _opening_end(value))
+        if not _fits(ctx, by_line, value, nested_head, inner, limit):
+            return False
+    return True
+
+
+def _items(node: ast.expr) -> list[tuple[int, ast.expr]] | None:
+    """Where each element of a call or display starts, and its value (the expression a
+    nested split would open)."""
+    if isinstance(node, ast.Call):
+        items = [(a.col_offset, a) for a in node.args]
+        items += [(k.col_offset, k.value) for k in node.keywords]
+    elif isinstance(node, ast.Dict):
+        if any(k is None for k in node.keys):
+            return None  # ``{**base, ...}``
+        items = [(k.col_offset, v) for k, v in zip(node.keys, node.values, strict=True)]  # type: ignore[union-attr]
+    elif isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        items = [(e.col_offset, e) for e in node.elts]
+    else:
+        return None
+    return sorted(items, key=lambda item: item[0])
+
+
+def _opening_end(node: ast.expr) -> int:
+    """The byte offset just past ``node``'s opening bracket on its line."""
+    if isinstance(node, ast.Call):
+        return (node.func.end_col_offset or 0) + 1
+    return node.col_offset + 1
 
 
 def _open_brackets(prefix: str) -> int:

@@ -5,7 +5,9 @@ what production runs. A string literal whose whole value is a GPT2 checkpoint id
 target id (``real`` checkpoints -> ``HuggingFaceTB/SmolLM2-135M-Instruct``, tiny random ones ->
 ``trl-internal-testing/tiny-Qwen2ForCausalLM-2.5``, or ``--target``) when its *binding* migrates:
 the id, every object loaded from it and everywhere those flow (names, ``self.`` attributes,
-helpers, fixtures, parametrize values) get one decision, from all of its evidence.
+helpers, fixtures, parametrize values, rows given by a constant's name such as
+``@pytest.mark.parametrize("model_id", MODEL_IDS)`` or ``@parameterized.expand(ARCHS)``)
+get one decision, from all of its evidence.
 
 Migrate: the id reaches only consumers known to take a hub id (transformers/trl/peft
 ``from_pretrained``, ``pipeline``, trainer ``model=``, fields and flags named for a model or
@@ -19,9 +21,10 @@ default 88). Such a line, if it was within the limit before, is laid out as main
 when the same id is passed as a plain string argument two or more times in one function that
 never uses the name ``model_id``, a ``model_id = "<target>"`` line opens the function body
 (after its docstring and opening comments) and those arguments become ``model_id``;
-otherwise a one-line call that ends the line gets its arguments on their own lines, black
-style (on one line if that fits, else one per line with a trailing comma); otherwise the line
-stays long. Nothing is hoisted at
+otherwise the one-line call or display (list, dict, a tuple assigned in parentheses) that
+ends the line is split black style: a call's arguments on their own line if that fits, else
+one per line with a trailing comma; a display's elements one per line; an element still too
+long split the same way one level deeper. Otherwise the line stays long. Nothing is hoisted at
 module level, in class bodies, lambdas or decorators, nor out of f-strings or command lines.
 
 Keep (info): GPT2 itself is needed somewhere in the binding (internals such as ``c_attn``,
@@ -53,7 +56,6 @@ from migrator.registry import Example, declare
 from . import _cst
 from ._analysis import analysis
 from ._analysis.consumers import is_model_field
-from ._analysis.labels import parametrize_rows
 from ._analysis.shapes import is_cli_string, is_code_string, token_pattern
 from ._analysis.tree import walk
 from ._layout import lay_out, replace_whole
@@ -155,16 +157,19 @@ def _in_code(ctx: RuleContext, node: ast.Constant, pattern: re.Pattern[str]) -> 
 def _collapsed_rows(ctx: RuleContext, migrated: dict[int, str]) -> None:
     """Two parametrize rows that differed only by GPT2 ids mapped to the same target
     (``["gpt2", "distilgpt2"]``) now run the same case twice: say so (info), keep both."""
+    found = analysis(ctx)
+    told: set[int] = set()  # rows of a constant several tests share: said once
     for func in walk(ctx.tree):
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         seen: dict[tuple[tuple[str, ...], str], ast.expr] = {}
-        for names, row, cells in parametrize_rows(func):
+        for names, row, cells in found.rows_of(func):
             if isinstance(row, ast.Call):  # pytest.param(..., id=...): may be told apart
                 continue
             key = _row_key(cells, migrated)
             first = seen.setdefault((tuple(names), key), row)
-            if first is not row and any(id(cell) in migrated for cell in cells):
+            if first is not row and id(row) not in told and any(id(c) in migrated for c in cells):
+                told.add(id(row))
                 ctx.info(
                     row,
                     f"{ast.unparse(row)} and {ast.unparse(first)} both become {key}: the test "

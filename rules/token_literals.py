@@ -180,7 +180,8 @@ class _Test:
         self.via: ast.expr | None = None  # the name that led to the value being judged
         # Findings of one parametrize column, gathered to be reported as one.
         self.collected: list[tuple[ast.expr, str]] | None = None
-        self.columns = parametrize_columns(func, objs.found.enclosing_class(func))
+        cls = objs.found.enclosing_class(func)
+        self.columns = parametrize_columns(func, cls, objs.found.row_constants(func))
         self.containment = False  # the comparison being judged is ``a in b``
         self.row: list[ast.expr] | None = None  # the other cells of the row being judged
         self.judged: set[str] = set()  # parametrize columns already reported

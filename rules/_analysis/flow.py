@@ -144,6 +144,9 @@ class Flow:
         if isinstance(slot, str) and not verdict.known and not verdict.foreign:
             verdict = Verdict(False, verdict.what, call=False)  # a keyword: a field
         if self._decorator(call):
+            if self._rows(call):  # the rows of a parametrize: followed as its cells
+                self.uses.append(Use(call))
+                return
             verdict = Verdict(False, f"the decorator {ast.unparse(call.func)}()")
         self.uses.append(Use(call, verdict))
         self._object(call, depth + 1)
@@ -176,6 +179,14 @@ class Flow:
             return (func, positional[slot].arg) if slot < len(positional) else None
         names = {a.arg for a in [*positional, *args.kwonlyargs]}
         return (func, slot) if slot in names else None
+
+    def _rows(self, decorator: ast.Call) -> bool:
+        """``decorator`` gives a test rows the analysis reads, from a constant's name."""
+        name = ast.unparse(decorator.func)
+        if not name.endswith(("parametrize", "expand")):
+            return False
+        constants = self.found.row_constants(decorator)
+        return any(isinstance(a, ast.Name) and a.id in constants for a in decorator.args)
 
     def _decorator(self, call: ast.Call) -> bool:
         parent = self.found.parent.get(id(call))

@@ -10,7 +10,7 @@ leaves every literal of a group and ``model-labels`` renames them together. Also
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -124,7 +124,7 @@ class Labels(TreeIndex):
                 methods = [
                     m for m in node.body if isinstance(m, FUNCS) and m.name.startswith("test")
                 ]
-                for param, values in _string_cells(node).items():
+                for param, values in _string_cells(node, self.row_constants(node)).items():
                     takers = [m for m in methods if param in {a.arg for a in m.args.args}]
                     for value in values:
                         for method in takers:
@@ -139,7 +139,44 @@ class Labels(TreeIndex):
         self, func: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> dict[str, list[ast.Constant]]:
         """Parameter name -> the string literals given for it by parametrize/expand."""
-        return self._memo("parametrized", func, lambda: _string_cells(func))
+        return self._memo(
+            "parametrized", func, lambda: _string_cells(func, self.row_constants(func))
+        )
+
+    def rows_of(
+        self, func: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> Iterator[tuple[list[str], ast.expr, list[ast.expr]]]:
+        """``parametrize_rows`` of ``func``, rows given by a constant's name included."""
+        return parametrize_rows(func, self.row_constants(func))
+
+    def row_constants(self, node: ast.AST) -> dict[str, ast.expr]:
+        """The names a decorator of ``node`` can read that are bound once to a list or tuple
+        display: module constants, and attributes of the class whose body holds ``node``
+        (``@parameterized.expand(SUPPORTED_ARCHITECTURES)``,
+        ``@pytest.mark.parametrize("model_id", MODEL_IDS)``)."""
+        cls = self.enclosing_class(node, direct=True)
+        module = self._displays[id(self.tree)]
+        return {**module, **self._displays[id(cls)]} if cls is not None else module
+
+    @cached_property
+    def _displays(self) -> dict[int, dict[str, ast.expr]]:
+        out = {}
+        for scope in [self.tree, *(n for n in walk(self.tree) if isinstance(n, ast.ClassDef))]:
+            bound: dict[str, ast.expr | None] = {}
+            for stmt in scope.body:  # type: ignore[attr-defined]
+                if isinstance(stmt, ast.Assign):
+                    targets, value = stmt.targets, stmt.value
+                elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                    targets, value = [stmt.target], stmt.value
+                else:
+                    continue
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        once = target.id not in bound and len(targets) == 1
+                        display = isinstance(value, (ast.List, ast.Tuple))
+                        bound[target.id] = value if once and display else None
+            out[id(scope)] = {k: v for k, v in bound.items() if v is not None}
+        return out
 
     def _compared_literals(self, func: ast.AST, param: str) -> list[ast.Constant]:
         out = []
@@ -172,10 +209,11 @@ class Labels(TreeIndex):
 
 def parametrize_rows(
     func: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+    constants: Mapping[str, ast.expr] | None = None,
 ) -> Iterator[tuple[list[str], ast.expr, list[ast.expr]]]:
     """(parameter names, row, the row's cells in parameter order) for every row of a
-    ``parametrize``/``parameterized.expand`` decorator written as a literal list or tuple
-    (a class: its ``parametrize`` rows)."""
+    ``parametrize``/``parameterized.expand`` decorator written as a literal list or tuple,
+    or as the name of one in ``constants`` (a class: its ``parametrize`` rows)."""
     for deco in func.decorator_list:
         if not isinstance(deco, ast.Call) or not deco.args:
             continue
@@ -188,6 +226,8 @@ def parametrize_rows(
             rows = deco.args[0]
         else:
             continue
+        if isinstance(rows, ast.Name) and constants:
+            rows = constants.get(rows.id, rows)
         if not isinstance(rows, (ast.List, ast.Tuple)):
             continue
         for row in rows.elts:
@@ -204,10 +244,11 @@ def parametrize_rows(
 
 def _string_cells(
     func: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+    constants: Mapping[str, ast.expr],
 ) -> dict[str, list[ast.Constant]]:
     """Parameter name -> the string literals the parametrize rows of ``func`` give it."""
     out: dict[str, list[ast.Constant]] = {}
-    for names, _row, cells in parametrize_rows(func):
+    for names, _row, cells in parametrize_rows(func, constants):
         for param, cell in zip(names, cells, strict=False):
             if isinstance(cell, ast.Constant) and isinstance(cell.value, str):
                 out.setdefault(param, []).append(cell)
@@ -215,7 +256,9 @@ def _string_cells(
 
 
 def parametrize_columns(
-    func: ast.FunctionDef | ast.AsyncFunctionDef, cls: ast.ClassDef | None = None
+    func: ast.FunctionDef | ast.AsyncFunctionDef,
+    cls: ast.ClassDef | None,
+    constants: Mapping[str, ast.expr],
 ) -> dict[str, list[tuple[ast.expr, list[ast.expr]]]]:
     """Parameter of ``func`` -> (the value each row gives it, that row's cells), whatever
     the values' form; a parametrized class's rows count for the parameters ``func`` takes."""
@@ -224,7 +267,7 @@ def parametrize_columns(
     for owner in (func, cls):
         if owner is None:
             continue
-        for names, _row, cells in parametrize_rows(owner):
+        for names, _row, cells in parametrize_rows(owner, constants):
             for param, cell in zip(names, cells, strict=False):
                 if param in taken:
                     out.setdefault(param, []).append((cell, cells))

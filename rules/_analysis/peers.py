@@ -15,6 +15,9 @@ from .labels import Labels
 from .shapes import MODEL_LIKE, MODEL_TYPE, is_cli_string
 from .tree import FUNCS, walk
 
+# What a model id given to a parameter can look like: ``org/name`` or a bare ``t5-small``.
+BARE_OR_ORG = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+
 
 class Peers(Labels):
     """Coverage peers, model-type peers and derived artefacts of the file's ids."""
@@ -37,10 +40,13 @@ class Peers(Labels):
         if parameter is not None and self._used_as_id(*parameter):
             # The values of a parameter used as a model id are all model ids, bare ones
             # ("bert-base-uncased", "t5-small") included.
+            # Other cells are argument strings ("pretrained=org/name,dtype=...") or data.
             for cell in self.parametrized(parameter[0]).get(parameter[1], []):
                 text = str(cell.value)
-                if self._other_model(text):
-                    return text
+                tokens = [text] if BARE_OR_ORG.match(text) else self.model_tokens(text)
+                for token in tokens:
+                    if self._other_model(token):
+                        return token
             return None
         parent = self.parent.get(id(node))
         if isinstance(parent, ast.Dict) and node in parent.keys:
