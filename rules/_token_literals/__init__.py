@@ -1,0 +1,1 @@
+"""The analysis of the ``token-literals`` rule: one test function at a time."""
