@@ -67,9 +67,7 @@ class Peers(Labels):
                 for row in grand.elts
                 if isinstance(row, ast.Tuple) and len(row.elts) > column
             ]
-        values = [
-            p.value for p in peers if isinstance(p, ast.Constant) and isinstance(p.value, str)
-        ]
+        values = [text for p in peers if (text := _literal_text(p)) is not None]
         if any(v.startswith("-") for v in values):
             return None
         for value in values:
@@ -151,3 +149,14 @@ class Peers(Labels):
                 if isinstance(key, str) and key in self.artefacts:
                     return self.artefacts[key]
         return None
+
+
+def _literal_text(node: ast.expr) -> str | None:
+    """The text of a string literal; of an f-string, its literal parts (an enumeration of
+    ``f"cli export --model org/tiny-bert {tmp}/encoder"`` commands names its models there)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = [v.value for v in node.values if isinstance(v, ast.Constant)]
+        return " ".join(str(part) for part in parts)
+    return None
