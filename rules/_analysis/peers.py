@@ -67,7 +67,7 @@ class Peers(Labels):
                 for row in grand.elts
                 if isinstance(row, ast.Tuple) and len(row.elts) > column
             ]
-        values = [text for p in peers if (text := _literal_text(p)) is not None]
+        values = [lit for p in peers if (lit := _literal_text(p)) is not None]
         if any(v.startswith("-") for v in values):
             return None
         for value in values:
