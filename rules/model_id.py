@@ -31,10 +31,13 @@ Keep (info): GPT2 itself is needed somewhere in the binding (internals such as `
 ``transformer.h`` or ``n_embd`` in any function that uses it, a file importing
 ``transformers.models.gpt2``), GPT2 is the named subject (a test function or class named for
 it, ``test_gpt2_eos``/``TestGPT2Tokenizer``; a file named for it or under a ``gpt2/``
-folder), the id enumerates architectures (coverage), it is the base of a
+folder), the id enumerates architectures (coverage, in a flat list or the same column of
+parametrize rows written as tuples or as lists), it is the base of a
 GPT2-derived artefact, it is a name rather than a checkpoint (a model type, such as a bare
-name given to a transformers function that is not a loader, a table key, a template or
-directory name), a repository name in a huggingface_hub test, a substring test,
+name given to a transformers function that is not a loader, a table key, the attribute name
+of ``getattr``/``setattr``, a pytest ``ids=`` label, a template or directory name; such a
+name is decided on its own, never together with a checkpoint of the same spelling in that
+test), a repository name in a huggingface_hub test, a substring test,
 or a branch label (``model-labels``). Ids in comments and docstrings are reported too.
 
 Review: the id reaches a loader not known to take a hub id (a project's own wrapper, an

@@ -67,7 +67,9 @@ class Bindings(NameIndex):
             for helper in flow.helpers:  # passed to the same helper: it builds the same objects
                 groups.union(id(literal), ("func", helper, _value(literal)))
             func = found.function_of(literal)
-            if func is not None:
+            if func is not None and not any(use.keep for use in flow.uses):
+                # a literal that names something (a pytest id, a model type) is not the
+                # checkpoint the function loads: its decision is its own
                 groups.union(id(literal), ("func", id(func), _value(literal)))
                 for callee in self.callees(func):
                     groups.union(id(literal), ("func", id(callee), _value(literal)))

@@ -22,6 +22,8 @@ from .tree import FUNCS
 ASSERTION = re.compile(r"(^|\.)assert\w*(equal|equals|in)$", re.IGNORECASE)
 MODEL_TYPE_ATTR = re.compile(r"(model_type|architecture|arch|family)s?$")
 MAX_DEPTH = 6
+# Builtins whose second argument names an attribute (``getattr(lm, model_family)``).
+ATTRIBUTE_BUILTINS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
 
 
 @dataclass
@@ -132,6 +134,20 @@ class Flow:
             return
         if isinstance(slot, int) and slot < 2 and ASSERTION.search(ast.unparse(call.func)):
             self._compare(call.args[:2], call.args[slot])
+            return
+        callee = call.func.id if isinstance(call.func, ast.Name) else None
+        if slot == 1 and callee in ATTRIBUTE_BUILTINS:
+            self.uses.append(
+                Use(call, keep=f"the attribute name of {callee}(): a name, not a checkpoint")
+            )
+            return
+        if slot == "ids" and self._decorator(call):
+            self.uses.append(
+                Use(
+                    call,
+                    keep="a pytest id (ids=): a label, not a checkpoint (rename it by hand if its row changes model)",
+                )
+            )
             return
         verdict = classify_call(
             call,

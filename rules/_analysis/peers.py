@@ -60,12 +60,15 @@ class Peers(Labels):
             return None
         grand = self.parent.get(id(parent))
         peers: list[ast.expr] = list(parent.elts)
-        if isinstance(parent, ast.Tuple) and isinstance(grand, (ast.List, ast.Tuple, ast.Set)):
+        if isinstance(grand, (ast.List, ast.Tuple, ast.Set)) and (
+            isinstance(parent, ast.Tuple) or _rows(grand)
+        ):
+            # parametrize-style rows, tuples or lists of one length: the literal's column
             column = parent.elts.index(node)  # type: ignore[arg-type]
             peers = [
                 row.elts[column]
                 for row in grand.elts
-                if isinstance(row, ast.Tuple) and len(row.elts) > column
+                if isinstance(row, (ast.Tuple, ast.List)) and len(row.elts) > column
             ]
         values = [lit for p in peers if (lit := _literal_text(p)) is not None]
         if any(v.startswith("-") for v in values):
@@ -149,6 +152,12 @@ class Peers(Labels):
                 if isinstance(key, str) and key in self.artefacts:
                     return self.artefacts[key]
         return None
+
+
+def _rows(table: ast.List | ast.Tuple | ast.Set) -> bool:
+    """Rows of a table written as lists: two or more sequences of one length > 1."""
+    lengths = {len(r.elts) if isinstance(r, (ast.Tuple, ast.List)) else 0 for r in table.elts}
+    return len(table.elts) > 1 and len(lengths) == 1 and min(lengths) > 1
 
 
 def _literal_text(node: ast.expr) -> str | None:
