@@ -73,6 +73,8 @@ class Bindings(NameIndex):
                 groups.union(id(literal), ("func", id(func), _value(literal)))
                 for callee in self.callees(func):
                     groups.union(id(literal), ("func", id(callee), _value(literal)))
+        for forwarded, received in self._forwarded():
+            groups.union(("key", forwarded), ("key", received))
         self.of: dict[int, Binding] = {}
         members: dict[object, Binding] = {}
         for literal in literals:
@@ -88,6 +90,35 @@ class Bindings(NameIndex):
         self.all = list(members.values())
         for binding in self.all:
             self._decide(binding)
+
+    def _forwarded(self) -> list[tuple[Key, Key]]:
+        """Parameters a function hands on to a helper of the file (``def _create_model(self,
+        model_path): self._get_trainer(model_path); self._create_inputs(model_path)``): ids
+        that tests give to any of those helpers are meant to be the same checkpoint."""
+        found = self.found
+        pairs: list[tuple[Key, Key]] = []
+        router = Flow(self, None)
+        for funcs in found.functions_named.values():
+            for func in funcs:
+                params = {a.arg for a in [*func.args.posonlyargs, *func.args.args]}
+                params |= {a.arg for a in func.args.kwonlyargs}
+                for node in found.walk(func):
+                    if not isinstance(node, ast.Call):
+                        continue
+                    slots: list[tuple[int | str, ast.expr]] = list(enumerate(node.args))
+                    slots += [(k.arg, k.value) for k in node.keywords if k.arg is not None]
+                    for slot, arg in slots:
+                        if not (isinstance(arg, ast.Name) and arg.id in params):
+                            continue
+                        helper = router._helper_param(node, slot)
+                        if helper is not None and found.function_of(node) is func:
+                            pairs.append(
+                                (
+                                    (found.qualname(func), arg.id),
+                                    (found.qualname(helper[0]), helper[1]),
+                                )
+                            )
+        return pairs
 
     def seeded(self, key: Key, id_valued: bool) -> Flow:
         """The flow of a name another file binds (a conftest fixture, an imported constant)."""
@@ -144,7 +175,7 @@ class Bindings(NameIndex):
                 self._set(
                     binding,
                     "keep",
-                    f"{func.name} relies on GPT2 ({internals}); swapping the model would void it",
+                    f"{func.name} (line {func.lineno}) relies on GPT2 ({internals}); swapping the model would void it",
                     func,
                 )
                 return
