@@ -28,8 +28,9 @@ long split the same way one level deeper. Otherwise the line stays long. Nothing
 module level, in class bodies, lambdas or decorators, nor out of f-strings or command lines.
 
 Keep (info): GPT2 itself is needed somewhere in the binding (internals such as ``c_attn``,
-``transformer.h`` or ``n_embd`` in any function that uses it, a file importing
-``transformers.models.gpt2``), GPT2 is the named subject (a test function or class named for
+``transformer.h`` or ``n_embd`` in any function that uses it, a GPT2 class named in a
+string there such as ``"GPT2LMHeadModel"`` as a registry key or in an expected warning, a
+file importing ``transformers.models.gpt2``), GPT2 is the named subject (a test function or class named for
 it, ``test_gpt2_eos``/``TestGPT2Tokenizer``; a file named for it or under a ``gpt2/``
 folder), the id enumerates architectures (coverage, in a flat list or the same column of
 parametrize rows written as tuples or as lists), it is the base of a

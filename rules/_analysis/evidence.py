@@ -34,6 +34,9 @@ NO_TEMPLATE = re.compile(
     r"\bassert\b[^\n]*chat_template(?!_)[^\n]*\b(is None|is False|== None)"
     r"|assert(IsNone|False)\([^\n]*chat_template(?!_)"
 )
+# A GPT2 class named in a string (a registry key, an expected warning, ``architectures``):
+# "GPT2LMHeadModel", not the end of an id such as "tiny-random-GPT2LMHeadModel".
+CLASS_NAME = re.compile(r"(?<![\w/.-])GPT2[A-Z]\w*")
 VOCAB_SIZE = "50257"
 RAISES = re.compile(r"\b(assertRaises\w*|raises)\(")
 PAD_ERROR = re.compile(r"pad(ding)?[ _]?token", re.IGNORECASE)
@@ -116,6 +119,12 @@ class Evidence(Peers):
         match = INTERNALS.search(text)
         if match:
             return match.group(0)
+        if "GPT2" in text:
+            for node in self.walk(scope):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    named = CLASS_NAME.search(node.value)
+                    if named:
+                        return f"the class name {named.group(0)!r} in a string (line {node.lineno})"
         if RAISES.search(text) and not UNSETS_PAD.search(text) and self._pad_error(scope):
             return "an assertion on the missing-pad-token error"
         if NO_TEMPLATE.search(text):
