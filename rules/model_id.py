@@ -29,8 +29,9 @@ module level, in class bodies, lambdas or decorators, nor out of f-strings or co
 
 Keep (info): GPT2 itself is needed somewhere in the binding (internals such as ``c_attn``,
 ``transformer.h`` or ``n_embd`` in any function that uses it, a GPT2 class named in a
-string there such as ``"GPT2LMHeadModel"`` as a registry key or in an expected warning, a
-file importing ``transformers.models.gpt2``), GPT2 is the named subject (a test function or class named for
+string there such as ``"GPT2LMHeadModel"`` as a registry key or in an expected warning,
+GPT2's hidden size 768 given as a width such as ``d_model``/``d_in``/``hidden_size`` or
+its vocabulary size 50257 as a dimension, a file importing ``transformers.models.gpt2``), GPT2 is the named subject (a test function or class named for
 it, ``test_gpt2_eos``/``TestGPT2Tokenizer``; a file named for it or under a ``gpt2/``
 folder), the id enumerates architectures (coverage, in a flat list or the same column of
 parametrize rows written as tuples or as lists), it is the base of a

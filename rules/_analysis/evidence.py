@@ -38,6 +38,12 @@ NO_TEMPLATE = re.compile(
 # "GPT2LMHeadModel", not the end of an id such as "tiny-random-GPT2LMHeadModel".
 CLASS_NAME = re.compile(r"(?<![\w/.-])GPT2[A-Z]\w*")
 VOCAB_SIZE = "50257"
+# GPT2's hidden size written under a name for a model's width (``d_model=768``, an SAE's
+# ``"d_in": 768``): something built to fit GPT2's residual stream.
+HIDDEN_SIZE = 768
+WIDTH_NAME = re.compile(
+    r"^(d_(model|in|out|hidden|embed)|hidden(_size|_dim)?|n_embd|embed(ding)?_dim|model_dim|width)$"
+)
 RAISES = re.compile(r"\b(assertRaises\w*|raises)\(")
 PAD_ERROR = re.compile(r"pad(ding)?[ _]?token", re.IGNORECASE)
 # A test that removes the pad token itself asserts an error any model raises without one.
@@ -129,6 +135,10 @@ class Evidence(Peers):
             return "an assertion on the missing-pad-token error"
         if NO_TEMPLATE.search(text):
             return "an assertion that the tokenizer has no chat template"
+        if str(HIDDEN_SIZE) in text:
+            width = self._width_dimension(scope)
+            if width is not None:
+                return f"GPT2's hidden size 768 as {width[0]} (line {width[1]})"
         if VOCAB_SIZE in text:
             line = self._vocab_dimension(scope)
             if line is not None:
@@ -145,6 +155,23 @@ class Evidence(Peers):
             if isinstance(n, ast.Constant) and isinstance(n.value, str)
         ]
         return any(PAD_ERROR.search(text) for text in [*names, *strings])
+
+    def _width_dimension(self, scope: ast.stmt) -> tuple[str, int] | None:
+        """The name and line where ``768`` is given as a model's width (a keyword or a dict
+        key such as ``d_model``/``d_in``/``hidden_size``), or None."""
+        for node in self.walk(scope):
+            if not (isinstance(node, ast.Constant) and node.value == HIDDEN_SIZE):
+                continue
+            parent = self.parent.get(id(node))
+            name: object = None
+            if isinstance(parent, ast.keyword):
+                name = parent.arg
+            elif isinstance(parent, ast.Dict) and node in parent.values:
+                key = parent.keys[parent.values.index(node)]
+                name = key.value if isinstance(key, ast.Constant) else None
+            if isinstance(name, str) and WIDTH_NAME.match(name):
+                return name, node.lineno
+        return None
 
     def _vocab_dimension(self, scope: ast.stmt) -> int | None:
         """The line where ``50257`` is passed to a call or written into a dict (kwargs of a
