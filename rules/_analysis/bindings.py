@@ -98,26 +98,26 @@ class Bindings(NameIndex):
         found = self.found
         pairs: list[tuple[Key, Key]] = []
         router = Flow(self, None)
-        for funcs in found.functions_named.values():
-            for func in funcs:
-                params = {a.arg for a in [*func.args.posonlyargs, *func.args.args]}
-                params |= {a.arg for a in func.args.kwonlyargs}
-                for node in found.walk(func):
-                    if not isinstance(node, ast.Call):
-                        continue
-                    slots: list[tuple[int | str, ast.expr]] = list(enumerate(node.args))
-                    slots += [(k.arg, k.value) for k in node.keywords if k.arg is not None]
-                    for slot, arg in slots:
-                        if not (isinstance(arg, ast.Name) and arg.id in params):
-                            continue
-                        helper = router._helper_param(node, slot)
-                        if helper is not None and found.function_of(node) is func:
-                            pairs.append(
-                                (
-                                    (found.qualname(func), arg.id),
-                                    (found.qualname(helper[0]), helper[1]),
-                                )
-                            )
+        local = found.functions_named
+        for node in found.walk(found.tree):
+            if not isinstance(node, ast.Call) or (not node.args and not node.keywords):
+                continue
+            callee = node.func
+            name = callee.id if isinstance(callee, ast.Name) else getattr(callee, "attr", None)
+            func = found.function_of(node) if name in local else None
+            if func is None:
+                continue
+            params = {
+                a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]
+            }
+            slots: list[tuple[int | str, ast.expr]] = list(enumerate(node.args))
+            slots += [(k.arg, k.value) for k in node.keywords if k.arg is not None]
+            for slot, arg in slots:
+                if isinstance(arg, ast.Name) and arg.id in params:
+                    helper = router._helper_param(node, slot)
+                    if helper is not None:
+                        forwarded = (found.qualname(func), arg.id)
+                        pairs.append((forwarded, (found.qualname(helper[0]), helper[1])))
         return pairs
 
     def seeded(self, key: Key, id_valued: bool) -> Flow:
