@@ -7,7 +7,9 @@ target id (``real`` checkpoints -> ``HuggingFaceTB/SmolLM2-135M-Instruct``, tiny
 the id, every object loaded from it and everywhere those flow (names, ``self.`` attributes,
 helpers, fixtures, parametrize values, rows given by a constant's name such as
 ``@pytest.mark.parametrize("model_id", MODEL_IDS)`` or ``@parameterized.expand(ARCHS)``)
-get one decision, from all of its evidence.
+get one decision, from all of its evidence; the same id written again in a function that
+takes those objects (``assert model.config._name_or_path == "gpt2"`` on a fixture's model)
+shares it.
 
 Migrate: the id reaches only consumers known to take a hub id (transformers/trl/peft
 ``from_pretrained``, ``pipeline``, trainer ``model=``, fields and flags named for a model or

@@ -73,6 +73,11 @@ class Bindings(NameIndex):
                 groups.union(id(literal), ("func", id(func), _value(literal)))
                 for callee in self.callees(func):
                     groups.union(id(literal), ("func", id(callee), _value(literal)))
+            if not any(use.keep for use in flow.uses):
+                # functions that take what it loaded (a fixture's model, ``self.tokenizer``):
+                # the same id written there means the same checkpoint
+                for user in flow.users.values():
+                    groups.union(id(literal), ("func", id(user), _value(literal)))
         for forwarded, received in self._forwarded():
             groups.union(("key", forwarded), ("key", received))
         self.of: dict[int, Binding] = {}
