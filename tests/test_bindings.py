@@ -175,6 +175,38 @@ def test_fixture_is_kept_when_only_the_conftest_is_in_the_run(run: Runner, tmp_p
     assert conftest.read_bytes() == MODEL_CONFTEST.encode()
 
 
+NAME_CHECK_TEST = """\
+def test_remembers_its_checkpoint(model):
+    assert model.config._name_or_path == "gpt2"
+"""
+
+
+@RUNNERS
+def test_id_compared_with_a_conftest_fixture_changes_with_it(run: Runner, tmp_path: Path) -> None:
+    """The id a test compares with the model a conftest fixture loaded from it is the same
+    checkpoint: both migrate, or the file called ready would fail. Without the conftest in the
+    run, both stay."""
+    conftest = write(tmp_path / "tests" / "conftest.py", MODEL_CONFTEST)
+    check = write(tmp_path / "tests" / "test_name.py", NAME_CHECK_TEST)
+
+    alone = run("--apply", "--format", "json", "tests/test_name.py", cwd=tmp_path)
+    assert alone.code == 0, alone.stderr
+    [finding] = report(alone)["tests/test_name.py"]["findings"]
+    assert (finding["decision"], finding["fixed"]) == ("keep", False)
+    assert check.read_bytes() == NAME_CHECK_TEST.encode()
+
+    both = run("--apply", "--format", "json", "tests", cwd=tmp_path)
+    assert both.code == 0, both.stderr
+    files = report(both)
+    assert (files["tests/test_name.py"]["status"], files["tests/test_name.py"]["changed"]) == (
+        "ready",
+        True,
+    )
+    assert check.read_text() == NAME_CHECK_TEST.replace('"gpt2"', f'"{TARGET}"')
+    assert f'from_pretrained("{TARGET}")' in conftest.read_text()
+    assert_second_apply_changes_nothing(run, tmp_path)
+
+
 # -- 2. a conftest tokenizer fixture and the workaround in the test that takes it ------------
 
 

@@ -96,6 +96,36 @@ class Bindings(NameIndex):
         for binding in self.all:
             self._decide(binding)
 
+    def _adopt_fixture(self, binding: Binding) -> bool:
+        """A test that takes a fixture another file loads from the same id (a conftest's
+        model) and writes the id again (``assert model.name_or_path == "gpt2"``) follows that
+        fixture's decision. True when it decided the binding (keep or review); a migrating
+        fixture adds a known use and lets the rest of the evidence decide."""
+        imported = self.found.ctx.file.imported
+        if not imported:
+            return False
+        for func in sorted(binding.users.values(), key=lambda f: f.lineno):
+            args = func.args
+            for param in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                fixture = imported.get(param.arg)
+                if fixture is None or fixture.kind == "id" or fixture.source != binding.source:
+                    continue
+                what = f"the fixture {param.arg} ({fixture.where})"
+                if fixture.decision == "migrate" and fixture.in_run:
+                    binding.uses.append(Use(binding.literals[0], Verdict(True, what)))
+                    return False
+                if fixture.decision in ("keep", "review"):
+                    self._set(
+                        binding,
+                        fixture.decision,
+                        f"{func.name} takes {what}, loaded from this id, which "
+                        f"{'keeps GPT2' if fixture.decision == 'keep' else 'is for review'} "
+                        "there: the id written here changes with it",
+                        func,
+                    )
+                    return True
+        return False
+
     def _forwarded(self) -> list[tuple[Key, Key]]:
         """Parameters a function hands on to a helper of the file (``def _create_model(self,
         model_path): self._get_trainer(model_path); self._create_inputs(model_path)``): ids
@@ -208,6 +238,8 @@ class Bindings(NameIndex):
                     func,
                 )
                 return
+        if self._adopt_fixture(binding):
+            return
         unknown = [u for u in binding.uses if u.verdict is not None and not u.verdict.known]
         if unknown:
             first = min(unknown, key=lambda u: getattr(u.node, "lineno", 0))
