@@ -12,7 +12,11 @@ parametrized tokenizer whose other models still need it (review). Templates set 
 of other models are not touched; tokenizers of known targets (registry, ``--map``
 destinations, config) count as migrated. When a template is removed, assertions comparing what
 ``apply_chat_template`` renders on that tokenizer with a string literal are marked for review:
-the text is the target's template now.
+the text is the target's template now. Also review, once per file: chat messages (dicts with
+``"role"`` and ``"content"``) rendered by code outside transformers/trl/peft with a tokenizer
+migrated from GPT2 (``conversation.to_text(tokenizer)``). GPT2 had no template, so that code
+used a fallback of its own; the target's template renders other text, and the file's
+assertions on rendered text or round trips must be checked by running them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
+from ._analysis import Analysis
+from ._analysis.consumers import HF_PACKAGES
 from ._analysis.objects import Fact, Objects, may_fix, objects, whole_guards
 from ._analysis.origins import Origin
 from ._analysis.tree import walk
@@ -47,6 +53,98 @@ def check(ctx: RuleContext) -> None:
             origin = _assignment(objs, node)
             if origin is not None:
                 _decide(ctx, objs, node, origin, [node])
+    text = ctx.source.text
+    if "role" in text and "content" in text and ".chat_template =" not in text:
+        _rendered_elsewhere(ctx, objs)
+
+
+def _rendered_elsewhere(ctx: RuleContext, objs: Objects) -> None:
+    """Chats rendered by code outside transformers (a library's ``to_text(tokenizer)``) on a
+    tokenizer migrated from GPT2: GPT2 had no template, so that code fell back to its own; the
+    target's template renders other text (a default system turn, other markers), and what the
+    test asserts about the text or its round trip may change (review, once per file)."""
+    found = objs.found
+    chats = _chat_constants(objs)
+    calls: list[tuple[ast.Call, Origin]] = []
+    for func in walk(ctx.tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        body = walk(func)
+        if not any(_chat(n) or (isinstance(n, ast.Name) and n.id in chats) for n in body):
+            continue
+        for call in body:
+            if not isinstance(call, ast.Call) or found.function_of(call) is not func:
+                continue
+            origin = next(
+                (
+                    o
+                    for arg in [*call.args, *(k.value for k in call.keywords)]
+                    if (o := objs.origin(arg)) is not None
+                    and o.migrated
+                    and o.kind in ("tokenizer", "processor")
+                    and not _receiver_is(call, arg)
+                ),
+                None,
+            )
+            if origin is not None and not _hf_callee(found, call):
+                calls.append((call, origin))
+                break
+    if not calls:
+        return
+    first, origin = calls[0]
+    names = ", ".join(dict.fromkeys(f.model_id for f in objs.targets(origin)))
+    others = len(calls) - 1
+    more = f" (and in {others} more test{'s' if others > 1 else ''} here)" if others else ""
+    ctx.review(
+        first,
+        f"{ast.unparse(first.func)}() renders chats with a tokenizer migrated from GPT2{more}: "
+        f"GPT2 had no chat template, so it used a fallback; {names} ships its own, which "
+        "renders other text: check what these tests assert about rendered text and round "
+        "trips, and run them",
+        anchor=found.statement_of(first),
+    )
+
+
+CHAT_KEYS = frozenset({"role", "content"})
+
+
+def _chat(node: ast.AST) -> bool:
+    """A chat message: a dict with "role" and "content" keys."""
+    if not isinstance(node, ast.Dict):
+        return False
+    keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+    return keys >= CHAT_KEYS
+
+
+def _chat_constants(objs: Objects) -> set[str]:
+    """Module-level names whose value holds chat messages."""
+    out: set[str] = set()
+    for stmt in objs.tree.body:
+        if isinstance(stmt, ast.Assign):
+            value, targets = stmt.value, stmt.targets
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            value, targets = stmt.value, [stmt.target]
+        else:
+            continue
+        if any(_chat(n) for n in walk(value)):
+            out.update(t.id for t in targets if isinstance(t, ast.Name))
+    return out
+
+
+def _receiver_is(call: ast.Call, arg: ast.expr) -> bool:
+    return isinstance(call.func, ast.Attribute) and ast.unparse(call.func.value) == ast.unparse(arg)
+
+
+def _hf_callee(found: Analysis, call: ast.Call) -> bool:
+    """The callee comes from transformers/trl/peft (a trainer, a collator): not a renderer
+    of its own."""
+    root = call.func
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if not isinstance(root, ast.Name):
+        return False
+    module = found.imports.get(root.id, ("", ""))[0] or found.module_aliases.get(root.id, "")
+    return module.lstrip(".").split(".")[0] in HF_PACKAGES
 
 
 def _assignment(objs: Objects, stmt: ast.stmt) -> Origin | None:
