@@ -150,6 +150,24 @@ def keyword_value(keyword: str, code: str, node: cst.CSTNode) -> cst.CSTNode:
     return node.with_changes(args=args)
 
 
+def drop_keyword(keyword: str, node: cst.CSTNode) -> cst.CSTNode:
+    """Keyword argument ``keyword`` of a call goes; the comma style of the last argument is
+    kept (a trailing comma stays trailing, none stays none)."""
+    import libcst as cst
+
+    assert isinstance(node, cst.Call)
+    args = list(node.args)
+    index = next(
+        i for i, a in enumerate(args) if a.keyword is not None and a.keyword.value == keyword
+    )
+    gone = args.pop(index)
+    if index == len(args) and args:  # it was the last one: the new last takes its comma
+        args[-1] = args[-1].with_changes(
+            comma=gone.comma, whitespace_after_arg=gone.whitespace_after_arg
+        )
+    return node.with_changes(args=args)
+
+
 def dict_value(key: str, code: str, node: cst.CSTNode) -> cst.CSTNode:
     """The value of the string key ``key`` in a dict display becomes the expression ``code``."""
     import libcst as cst

@@ -11,7 +11,9 @@ Fix when every target of the object has a pad token (from the registry or the co
 statement goes (a guard whose body is only workarounds goes whole; an emptied block gets
 ``pass``; comment lines directly above a removed line go with it), and
 ``pad_token_id=tok.eos_token_id`` passed to ``generate``/generation kwargs becomes
-``tok.pad_token_id``. Kept and reported: a target without a pad token (info), a target whose
+``tok.pad_token_id``; a config field named for a pad token and set to GPT2's eos text
+(``ModelParams(tokenizer_name="gpt2", tokenizer_pad_token="<|endoftext|>")``) goes with the
+migrated id beside it in the same call. Kept and reported: a target without a pad token (info), a target whose
 pad token is unknown (review: declare it), a parametrized object whose other values still need
 the workaround (review). Only objects loaded from migrated ids are touched; assertions on the
 error a missing pad token raises are left alone. Objects loaded from a known target (registry,
@@ -34,6 +36,7 @@ from ._analysis.origins import Origin
 from ._analysis.tree import walk
 
 PAIRS = {"pad_token": "eos_token", "pad_token_id": "eos_token_id"}
+GPT2_EOS = "<|endoftext|>"
 PAD = Fact(
     "has_pad_token",
     "pad token",
@@ -57,6 +60,7 @@ def check(ctx: RuleContext) -> None:
                 _add_special_tokens(ctx, objs, node)
         elif isinstance(node, ast.Call):
             _generation_kwarg(ctx, objs, node)
+            _pad_keyword(ctx, objs, node)
         elif isinstance(node, ast.Dict):
             _generation_dict(ctx, objs, node)
 
@@ -167,6 +171,37 @@ def _generation_kwarg(ctx: RuleContext, objs: Objects, call: ast.Call) -> None:
             continue
         rewrite = partial(_cst.keyword_value, "pad_token_id", f"{tok}.pad_token_id")
         ctx.fix(keyword.value, f"pad_token_id=<eos> -> {tok}.pad_token_id", call, rewrite)
+
+
+def _pad_keyword(ctx: RuleContext, objs: Objects, call: ast.Call) -> None:
+    """The workaround as a config field: ``ModelParams(tokenizer_name="gpt2",
+    tokenizer_pad_token="<|endoftext|>")`` pads with GPT2's eos; the field goes with the id
+    it sits next to (the target's own pad token is used)."""
+    for keyword in call.keywords:
+        if not (
+            keyword.arg is not None
+            and keyword.arg.endswith("pad_token")
+            and isinstance(keyword.value, ast.Constant)
+            and keyword.value.value == GPT2_EOS
+        ):
+            continue
+        sources = {
+            source
+            for other in call.keywords
+            if other is not keyword and (source := objs.found.resolve(other.value)) is not None
+        }
+        if len(sources) != 1:
+            continue
+        origin = Origin("tokenizer", frozenset(sources), frozenset())
+        if not may_fix(ctx, objs, keyword.value, origin, PAD):
+            continue
+        names = ", ".join(dict.fromkeys(f.model_id for f in objs.targets(origin)))
+        ctx.fix(
+            keyword.value,
+            f"{keyword.arg}={GPT2_EOS!r} (GPT2's eos as pad) removed: {names} has a pad token",
+            call,
+            partial(_cst.drop_keyword, keyword.arg),
+        )
 
 
 def _generation_dict(ctx: RuleContext, objs: Objects, node: ast.Dict) -> None:
