@@ -37,6 +37,9 @@ bos differs); numbers divided by a length in the expected count of chunks of wha
 built are the data's token counts. A comment saying the code leans on GPT-2's tokenization
 ("7 tokens with the GPT-2 tokenizer") marks the statement it describes.
 
+A migrated tokenizer called with ``padding="max_length"`` and no ``max_length`` is review:
+it pads to the tokenizer's ``model_max_length``, GPT2's 1024 before, the target's own after.
+
 Only tests that use a tokenizer or model loaded from a migrated id are examined; ``<tok>`` is
 a migrated tokenizer of that test. Findings point at the exact literal, so that a later
 ``--update-literals`` can write measured values back.
@@ -63,6 +66,42 @@ def check(ctx: RuleContext) -> None:
             Test(ctx, objs, func).check()
     if TOKENIZATION_NOTE.search(ctx.source.text):
         _notes(ctx, objs)
+    if "max_length" in ctx.source.text:
+        _padded_to_model_max_length(ctx, objs)
+
+
+def _padded_to_model_max_length(ctx: RuleContext, objs: Objects) -> None:
+    """``tok(text, padding="max_length")`` with no ``max_length`` pads to the tokenizer's
+    ``model_max_length``: GPT2's 1024, the target's own after the migration (8192 on SmolLM2),
+    so every sample grows with it (time and memory of the test)."""
+    for call in walk(ctx.tree):
+        if not isinstance(call, ast.Call):
+            continue
+        keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
+        padding = keywords.get("padding")
+        if not (
+            isinstance(padding, ast.Constant)
+            and padding.value == "max_length"
+            and "max_length" not in keywords
+        ):
+            continue
+        callee = call.func
+        if isinstance(callee, ast.Attribute) and callee.attr in (
+            "encode",
+            "encode_plus",
+            "__call__",
+        ):
+            callee = callee.value
+        origin = objs.origin(callee)
+        if origin is None or not origin.migrated or origin.kind != "tokenizer":
+            continue
+        ctx.review(
+            padding,
+            'padding="max_length" without max_length pads to the tokenizer\'s '
+            "model_max_length: 1024 on GPT2, the target's own now (often 8192 or more), so "
+            "every sample grows; pass max_length= (1024 keeps the old size)",
+            anchor=objs.found.statement_of(call),
+        )
 
 
 def _notes(ctx: RuleContext, objs: Objects) -> None:
