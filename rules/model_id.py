@@ -36,7 +36,9 @@ GPT2's hidden size 768 given as a width such as ``d_model``/``d_in``/``hidden_si
 its vocabulary size 50257 as a dimension, a file importing ``transformers.models.gpt2``), GPT2 is the named subject (a test function or class named for
 it, ``test_gpt2_eos``/``TestGPT2Tokenizer``; a file named for it or under a ``gpt2/``
 folder), the id enumerates architectures (coverage, in a flat list or the same column of
-parametrize rows written as tuples or as lists), it is the base of a
+parametrize rows written as tuples or as lists), it sits in a table row with expected numbers
+measured on it (``(ExportedCausalLM, "tiny-random-gpt2", 22)``) that nothing the tool
+follows loads, it is the base of a
 GPT2-derived artefact, it is a name rather than a checkpoint (a model type, such as a bare
 name given to a transformers function that is not a loader, a table key, the attribute name
 of ``getattr``/``setattr``, a pytest ``ids=`` label, a template or directory name; such a
