@@ -124,7 +124,7 @@ class Labels(TreeIndex):
                 methods = [
                     m for m in node.body if isinstance(m, FUNCS) and m.name.startswith("test")
                 ]
-                for param, values in _string_cells(node, self.row_constants(node)).items():
+                for param, values in string_cells(node, self.row_constants(node)).items():
                     takers = [m for m in methods if param in {a.arg for a in m.args.args}]
                     for value in values:
                         for method in takers:
@@ -140,7 +140,7 @@ class Labels(TreeIndex):
     ) -> dict[str, list[ast.Constant]]:
         """Parameter name -> the string literals given for it by parametrize/expand."""
         return self._memo(
-            "parametrized", func, lambda: _string_cells(func, self.row_constants(func))
+            "parametrized", func, lambda: string_cells(func, self.row_constants(func))
         )
 
     def rows_of(
@@ -242,7 +242,7 @@ def parametrize_rows(
             yield names, row, cells
 
 
-def _string_cells(
+def string_cells(
     func: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
     constants: Mapping[str, ast.expr],
 ) -> dict[str, list[ast.Constant]]:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .labels import parametrized_names
+from .flow import Flow
+from .labels import parametrized_names, string_cells
 from .tree import FUNCS, walk
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class Origins:
         self.found = found
         self.tree = found.tree
         self._origins: dict[int, Origin | None] = {}
+        self._passing: dict[tuple[int, str], Ids | None] = {}
 
     # -- ids ------------------------------------------------------------------------------
 
@@ -103,11 +105,50 @@ class Origins:
             func = next((a for a in found.ancestors(expr) if isinstance(a, FUNCS)), None)
             if func is not None:
                 values = found.parametrized(func).get(expr.id)
+                cls = found.enclosing_class(func, direct=True)
+                if not values and cls is not None and func.name.startswith("test"):
+                    # a parametrized class gives the parameter to each of its tests
+                    values = string_cells(cls, found.row_constants(cls)).get(expr.id)
                 if values:
                     sources = {v.value for v in values if found.migrated_id(v)}
                     others = {str(v.value) for v in values if not found.migrated_id(v)}
                     return Ids(frozenset(str(s) for s in sources), frozenset(others))
+                return self._passed_in(func, expr.id)
         return None
+
+    def _passed_in(self, func: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> Ids | None:
+        """The ids a helper's parameter receives: what every call of the helper in this file
+        passes to it (``self.load_data(model_name)`` from a parametrized test), or None when
+        a call passes something the analysis cannot tell, or the helper is never called."""
+        key = (id(func), name)
+        if key in self._passing:
+            return self._passing[key]
+        self._passing[key] = None  # a recursive helper: unknown
+        if name not in {a.arg for a in [*func.args.args, *func.args.kwonlyargs]}:
+            return None
+        router = Flow(self.found.binding_set, None)
+        passed: list[Ids | None] = []
+        for call in walk(self.tree):
+            if not isinstance(call, ast.Call):
+                continue
+            callee = call.func
+            if getattr(callee, "id", getattr(callee, "attr", None)) != func.name:
+                continue
+            slots: list[tuple[int | str, ast.expr]] = list(enumerate(call.args))
+            slots += [(k.arg, k.value) for k in call.keywords if k.arg is not None]
+            for slot, arg in slots:
+                if router._helper_param(call, slot) == (func, name):
+                    passed.append(self.ids(arg))
+        if not passed or any(p is None for p in passed):
+            return None
+        known = [p for p in passed if p is not None]
+        result = Ids(
+            frozenset().union(*(p.sources for p in known)),
+            frozenset().union(*(p.others for p in known)),
+            finished=all(p.finished for p in known),
+        )
+        self._passing[key] = result
+        return result
 
     # -- objects --------------------------------------------------------------------------
 
