@@ -84,7 +84,14 @@ class NameIndex:
                     yield load
             return
         if scope == "return":
-            yield from self.calls.get(name.rsplit(".", 1)[-1], [])
+            owner, _, short = name.rpartition(".")
+            for call in self.calls.get(short, []):
+                if isinstance(call.func, ast.Attribute) and owner:
+                    # self._load(): the method of the caller's class, not a namesake's
+                    cls = self.found.enclosing_class(call)
+                    if cls is not None and cls.name != owner.rsplit(".", 1)[-1]:
+                        continue
+                yield call
             return
         if scope == "fixture":
             for func in self.params.get(name, []):
@@ -104,8 +111,15 @@ class NameIndex:
                 name = target.id if isinstance(target, ast.Name) else None
                 if isinstance(target, ast.Attribute) and self_attr(target):
                     name = target.attr
-                if name is not None:
-                    yield from self.found.functions_named.get(name, [])
+                if name is None:
+                    continue
+                candidates = self.found.functions_named.get(name, [])
+                if isinstance(target, ast.Attribute) and len(candidates) > 1:
+                    cls = self.found.enclosing_class(node)  # self.load(): the caller's class
+                    candidates = [
+                        c for c in candidates if self.found.enclosing_class(c, direct=True) is cls
+                    ]
+                yield from candidates
 
 
 def self_attr(node: ast.AST) -> bool:
