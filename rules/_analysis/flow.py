@@ -179,12 +179,7 @@ class Flow:
             name, bound = target.attr, True
         else:
             return None
-        candidates = self.found.functions_named.get(name, [])
-        if bound and len(candidates) > 1:  # self.load(): the method of the caller's class
-            cls = self.found.enclosing_class(call)
-            candidates = [
-                c for c in candidates if self.found.enclosing_class(c, direct=True) is cls
-            ]
+        candidates = self.owner.named(call, name)
         if len(candidates) != 1 or self._decorator(call):
             return None
         func = candidates[0]

@@ -111,15 +111,19 @@ class NameIndex:
                 name = target.id if isinstance(target, ast.Name) else None
                 if isinstance(target, ast.Attribute) and self_attr(target):
                     name = target.attr
-                if name is None:
-                    continue
-                candidates = self.found.functions_named.get(name, [])
-                if isinstance(target, ast.Attribute) and len(candidates) > 1:
-                    cls = self.found.enclosing_class(node)  # self.load(): the caller's class
-                    candidates = [
-                        c for c in candidates if self.found.enclosing_class(c, direct=True) is cls
-                    ]
-                yield from candidates
+                if name is not None:
+                    yield from self.named(node, name)
+
+    def named(self, call: ast.Call, name: str) -> list[Func]:
+        """The functions of this file ``call`` may call by ``name``: for ``self.name()``
+        with namesakes in several classes, the method of the caller's class."""
+        candidates = self.found.functions_named.get(name, [])
+        if isinstance(call.func, ast.Attribute) and len(candidates) > 1:
+            cls = self.found.enclosing_class(call)
+            candidates = [
+                c for c in candidates if self.found.enclosing_class(c, direct=True) is cls
+            ]
+        return candidates
 
 
 def self_attr(node: ast.AST) -> bool:
