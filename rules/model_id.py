@@ -39,7 +39,8 @@ folder), the id enumerates architectures (coverage, in a flat list or the same c
 parametrize rows written as tuples or as lists), it sits in a table row with expected numbers
 measured on it (``(ExportedCausalLM, "tiny-random-gpt2", 22)``) that nothing the tool
 follows loads, it is the base of a
-GPT2-derived artefact, it is a name rather than a checkpoint (a model type, such as a bare
+GPT2-derived artefact (loaded in the same test, or tied to one by a comment such as
+``# must match the model the probe was trained on``), it is a name rather than a checkpoint (a model type, such as a bare
 name given to a transformers function that is not a loader, a table key, the attribute name
 of ``getattr``/``setattr``, a pytest ``ids=`` label, a template or directory name; such a
 name is decided on its own, never together with a checkpoint of the same spelling in that

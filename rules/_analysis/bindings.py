@@ -23,12 +23,19 @@ The whole binding gets one decision, from all of its evidence:
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .consumers import HUB_CLIENT, Verdict
 from .flow import Flow, Use
 from .keys import Func, Key, NameIndex
+
+# A comment saying an id is coupled to an artefact made with it (an SAE, a cached export).
+COUPLING = re.compile(
+    r"\b(trained (on|with)|(must|should) match|matches the (model|base|checkpoint))",
+    re.IGNORECASE,
+)
 
 if TYPE_CHECKING:
     from .evidence import Evidence
@@ -95,6 +102,27 @@ class Bindings(NameIndex):
         self.all = list(members.values())
         for binding in self.all:
             self._decide(binding)
+
+    def _coupling_comment(self, binding: Binding) -> tuple[int, str] | None:
+        """A comment on a literal's line, or in the comment lines right above it, saying the
+        id must match what an artefact was trained on (``# Matches the model_name in
+        cfg.json``, ``# should match the one the CLT was trained on``): its line and text."""
+        source = self.found.ctx.source
+        if not COUPLING.search(source.text):
+            return None
+        by_line = {line: text for line, _col, text in source.comments}
+        for literal in binding.literals:
+            line = literal.lineno
+            candidates = [line]
+            above = line - 1
+            while above in by_line and source.lines[above - 1].lstrip().startswith("#"):
+                candidates.append(above)
+                above -= 1
+            for number in candidates:
+                text = by_line.get(number)
+                if text is not None and COUPLING.search(text):
+                    return number, text.lstrip("#").strip()[:80]
+        return None
 
     def _expected_row(self, binding: Binding) -> tuple[ast.expr, list[int]] | None:
         """A row of a table (``(OVModelForCausalLM, "gpt2", 31, 22)`` among other rows) that
@@ -202,6 +230,17 @@ class Bindings(NameIndex):
             if use.keep is not None:
                 self._set(binding, "keep", use.keep, use.node)
                 return
+        coupled = self._coupling_comment(binding)
+        if coupled is not None:
+            line, text = coupled
+            self._set(
+                binding,
+                "keep",
+                f"the comment on line {line} ({text!r}) ties it to something built on GPT2: "
+                "migrate both together, by hand",
+                binding.literals[0],
+            )
+            return
         remote = [
             use
             for scope, name in binding.keys | binding.objects
