@@ -28,7 +28,7 @@ from migrator.core import Safety
 from migrator.registry import Example, declare
 
 from ._analysis import Analysis
-from ._analysis.consumers import HF_PACKAGES
+from ._analysis.consumers import HF_PACKAGES, package_of
 from ._analysis.objects import Fact, Objects, may_fix, objects, whole_guards
 from ._analysis.origins import Origin
 from ._analysis.tree import walk
@@ -143,8 +143,7 @@ def _hf_callee(found: Analysis, call: ast.Call) -> bool:
         root = root.value
     if not isinstance(root, ast.Name):
         return False
-    module = found.imports.get(root.id, ("", ""))[0] or found.module_aliases.get(root.id, "")
-    return module.lstrip(".").split(".")[0] in HF_PACKAGES
+    return package_of(root.id, found.imports, found.module_aliases) in HF_PACKAGES
 
 
 def _assignment(objs: Objects, stmt: ast.stmt) -> Origin | None:

@@ -25,7 +25,7 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
-from ._analysis.objects import Objects, objects
+from ._analysis.objects import Objects, encoded_by, objects
 from ._analysis.tree import FUNCS, SCOPES, walk
 
 COMPLETION_COLUMNS = ({"text"}, {"prompt", "completion"}, {"prompt"})
@@ -52,9 +52,7 @@ def _prompts(ctx: RuleContext, objs: Objects, func: ast.AST) -> None:
     for call in walk(func):
         if not isinstance(call, ast.Call):
             continue
-        callee = call.func
-        if isinstance(callee, ast.Attribute) and callee.attr in ("encode", "__call__"):
-            callee = callee.value
+        callee = encoded_by(call)
         origin = objs.origin(callee)
         is_tokenizer = origin is not None and origin.migrated and origin.kind == "tokenizer"
         if not (is_tokenizer or _is_pipeline(objs, callee)):

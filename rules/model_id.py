@@ -33,15 +33,15 @@ Keep (info): GPT2 itself is needed somewhere in the binding (internals such as `
 ``transformer.h`` or ``n_embd`` in any function that uses it, a GPT2 class named in a
 string there such as ``"GPT2LMHeadModel"`` as a registry key or in an expected warning,
 GPT2's hidden size 768 given as a width such as ``d_model``/``d_in``/``hidden_size`` or
-its vocabulary size 50257 as a dimension, a file importing ``transformers.models.gpt2``), GPT2 is the named subject (a test function or class named for
-it, ``test_gpt2_eos``/``TestGPT2Tokenizer``; a file named for it or under a ``gpt2/``
-folder), the id enumerates architectures (coverage, in a flat list or the same column of
+its vocabulary size 50257 as a dimension, a file importing ``transformers.models.gpt2``),
+GPT2 is the named subject (a test function or class named for it, ``test_gpt2_eos``/
+``TestGPT2Tokenizer``; a file named for it or under a ``gpt2/`` folder), the id enumerates architectures (coverage, in a flat list or the same column of
 parametrize rows written as tuples or as lists), it sits in a table row with expected numbers
 measured on it (``(ExportedCausalLM, "tiny-random-gpt2", 22)``) that nothing the tool
-follows loads, it is the base of a
-GPT2-derived artefact (loaded in the same test, or tied to one by a comment such as
-``# must match the model the probe was trained on``), it is a name rather than a checkpoint (a model type, such as a bare
-name given to a transformers function that is not a loader, a table key, the attribute name
+follows loads, it is the base of a GPT2-derived artefact (loaded in the same test, or tied
+to one by a comment such as ``# must match the model the probe was trained on``), it is a
+name rather than a checkpoint (a model type, such as a bare name given to a transformers
+function that is not a loader, a table key, the attribute name
 of ``getattr``/``setattr``, a pytest ``ids=`` label, a template or directory name; such a
 name is decided on its own, never together with a checkpoint of the same spelling in that
 test), a repository name in a huggingface_hub test, a substring test,

@@ -13,9 +13,9 @@ statement goes (a guard whose body is only workarounds goes whole; an emptied bl
 ``pad_token_id=tok.eos_token_id`` passed to ``generate``/generation kwargs becomes
 ``tok.pad_token_id``; a config field named for a pad token and set to GPT2's eos text
 (``ModelParams(tokenizer_name="gpt2", tokenizer_pad_token="<|endoftext|>")``) goes with the
-migrated id beside it in the same call. Kept and reported: a target without a pad token (info), a target whose
-pad token is unknown (review: declare it), a parametrized object whose other values still need
-the workaround (review). Only objects loaded from migrated ids are touched; assertions on the
+migrated id beside it in the same call. Kept and reported: a target without a pad token
+(info), a target whose pad token is unknown (review: declare it), a parametrized object whose
+other values still need the workaround (review). Only objects loaded from migrated ids are touched; assertions on the
 error a missing pad token raises are left alone. Objects loaded from a known target (registry,
 ``--map`` destinations, config) count as migrated: a suite whose ids were moved by hand loses
 the workarounds it no longer needs.

@@ -54,7 +54,7 @@ from migrator.context import RuleContext
 from migrator.core import Safety
 from migrator.registry import Example, declare
 
-from ._analysis.objects import Objects, objects
+from ._analysis.objects import Objects, encoded_by, objects
 from ._analysis.tree import FUNCS, walk
 from ._token_literals.judge import Test
 from ._token_literals.patterns import COMPOUND, TOKENIZATION_NOTE
@@ -86,14 +86,7 @@ def _padded_to_model_max_length(ctx: RuleContext, objs: Objects) -> None:
             and "max_length" not in keywords
         ):
             continue
-        callee = call.func
-        if isinstance(callee, ast.Attribute) and callee.attr in (
-            "encode",
-            "encode_plus",
-            "__call__",
-        ):
-            callee = callee.value
-        origin = objs.origin(callee)
+        origin = objs.origin(encoded_by(call))
         if origin is None or not origin.migrated or origin.kind != "tokenizer":
             continue
         ctx.info(

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from .helpers import FIXTURES, run_cli
 
 
-def findings(path: Path, rule: str) -> list[dict[str, object]]:
+def findings(path: Path, rule: str) -> list[dict[str, Any]]:
     out = run_cli("--dry-run", "--format", "json", "--select", rule, str(path))
     assert out.code == 0, out.stdout + out.stderr
     [entry] = json.loads(out.stdout)["files"]
@@ -26,6 +27,6 @@ def test_padding_to_model_max_length_is_reported_where_no_length_is_given() -> N
     assert [(f["safety"], f["fixed"]) for f in found] == [("info", False)]
     [finding] = found
     # The call without max_length, not the one that passes max_length=16.
-    assert 'padding="max_length", truncation=True)' in lines[int(finding["line"]) - 1]  # type: ignore[call-overload]
-    assert "model_max_length" in str(finding["message"])
-    assert "max_length=" in str(finding["message"])
+    assert 'padding="max_length", truncation=True)' in lines[finding["line"] - 1]
+    assert "model_max_length" in finding["message"]
+    assert "max_length=" in finding["message"]

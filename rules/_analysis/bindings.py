@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .consumers import HUB_CLIENT, Verdict
-from .flow import Flow, Use
+from .flow import Flow, Use, call_slots
 from .keys import Func, Key, NameIndex
 
 # A comment saying an id is coupled to an artefact made with it (an SAE, a cached export).
@@ -73,18 +73,16 @@ class Bindings(NameIndex):
                 groups.union(id(literal), ("key", key))
             for helper in flow.helpers:  # passed to the same helper: it builds the same objects
                 groups.union(id(literal), ("func", helper, _value(literal)))
-            func = found.function_of(literal)
-            if func is not None and not any(use.keep for use in flow.uses):
+            if any(use.keep for use in flow.uses):
                 # a literal that names something (a pytest id, a model type) is not the
                 # checkpoint the function loads: its decision is its own
-                groups.union(id(literal), ("func", id(func), _value(literal)))
-                for callee in self.callees(func):
-                    groups.union(id(literal), ("func", id(callee), _value(literal)))
-            if not any(use.keep for use in flow.uses):
-                # functions that take what it loaded (a fixture's model, ``self.tokenizer``):
-                # the same id written there means the same checkpoint
-                for user in flow.users.values():
-                    groups.union(id(literal), ("func", id(user), _value(literal)))
+                continue
+            func = found.function_of(literal)
+            # The same id in the function, in the helpers it calls, and in the functions that
+            # take what it loaded (a fixture's model, ``self.tokenizer``): the same checkpoint.
+            same = [func, *self.callees(func)] if func is not None else []
+            for user in [*same, *flow.users.values()]:
+                groups.union(id(literal), ("func", id(user), _value(literal)))
         for forwarded, received in self._forwarded():
             groups.union(("key", forwarded), ("key", received))
         self.of: dict[int, Binding] = {}
@@ -180,26 +178,26 @@ class Bindings(NameIndex):
         found = self.found
         pairs: list[tuple[Key, Key]] = []
         router = Flow(self, None)
-        local = found.functions_named
-        for node in found.walk(found.tree):
-            if not isinstance(node, ast.Call) or (not node.args and not node.keywords):
+        for name, calls in self.calls.items():  # calls by name: helpers and self.helpers
+            if name not in found.functions_named:
                 continue
-            callee = node.func
-            name = callee.id if isinstance(callee, ast.Name) else getattr(callee, "attr", None)
-            func = found.function_of(node) if name in local else None
-            if func is None:
-                continue
-            params = {
-                a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]
-            }
-            slots: list[tuple[int | str, ast.expr]] = list(enumerate(node.args))
-            slots += [(k.arg, k.value) for k in node.keywords if k.arg is not None]
-            for slot, arg in slots:
-                if isinstance(arg, ast.Name) and arg.id in params:
-                    helper = router._helper_param(node, slot)
-                    if helper is not None:
-                        forwarded = (found.qualname(func), arg.id)
-                        pairs.append((forwarded, (found.qualname(helper[0]), helper[1])))
+            for node in calls:
+                func = found.function_of(node)
+                if func is not None:
+                    pairs += self._forwarded_by(router, func, node)
+        return pairs
+
+    def _forwarded_by(self, router: Flow, func: Func, call: ast.Call) -> list[tuple[Key, Key]]:
+        """The parameters of ``func`` that ``call`` hands on to a helper, as key pairs."""
+        found = self.found
+        pairs: list[tuple[Key, Key]] = []
+        params = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]}
+        for slot, arg in call_slots(call):
+            if isinstance(arg, ast.Name) and arg.id in params:
+                helper = router._helper_param(call, slot)
+                if helper is not None:
+                    forwarded = (found.qualname(func), arg.id)
+                    pairs.append((forwarded, (found.qualname(helper[0]), helper[1])))
         return pairs
 
     def seeded(self, key: Key, id_valued: bool) -> Flow:
@@ -268,7 +266,8 @@ class Bindings(NameIndex):
                 self._set(
                     binding,
                     "keep",
-                    f"{func.name} (line {func.lineno}) relies on GPT2 ({internals}); swapping the model would void it",
+                    f"{func.name} (line {func.lineno}) relies on GPT2 ({internals}); swapping "
+                    "the model would void it",
                     func,
                 )
                 return

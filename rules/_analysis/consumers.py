@@ -49,6 +49,12 @@ class Verdict:
     foreign: bool = False  # a library with its own model registry: a loader, not a name
 
 
+def package_of(root: str, imports: dict[str, tuple[str, str]], modules: dict[str, str]) -> str:
+    """The top-level package a name of this file comes from (``""``: not imported)."""
+    origin = imports.get(root)
+    return (origin[0] if origin else modules.get(root, "")).lstrip(".").split(".")[0]
+
+
 def classify_call(
     call: ast.Call,
     slot: int | str,
@@ -61,7 +67,7 @@ def classify_call(
     callee = _dotted(call.func)
     root = callee.split(".")[0]
     origin = imports.get(root)
-    package = (origin[0] if origin else modules.get(root, "")).lstrip(".").split(".")[0]
+    package = package_of(root, imports, modules)
     full = f"{origin[0]}.{origin[1]}{callee[len(root) :]}" if origin else callee
     short = callee.rsplit(".", 1)[-1]
     what = f"{callee}()" if isinstance(slot, int) else f"{callee}({slot}=)"

@@ -26,6 +26,12 @@ MAX_DEPTH = 6
 ATTRIBUTE_BUILTINS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
 
 
+def call_slots(call: ast.Call) -> list[tuple[int | str, ast.expr]]:
+    """A call's arguments by slot: positional index, or keyword name (``**kw`` left out)."""
+    slots: list[tuple[int | str, ast.expr]] = list(enumerate(call.args))
+    return slots + [(k.arg, k.value) for k in call.keywords if k.arg is not None]
+
+
 @dataclass
 class Use:
     """One place an id (or a name holding it) ends up."""
@@ -142,12 +148,8 @@ class Flow:
             )
             return
         if slot == "ids" and self._decorator(call):
-            self.uses.append(
-                Use(
-                    call,
-                    keep="a pytest id (ids=): a label, not a checkpoint (rename it by hand if its row changes model)",
-                )
-            )
+            keep = "a pytest id (ids=): a label, not a checkpoint (rename it by hand if its row "
+            self.uses.append(Use(call, keep=keep + "changes model)"))
             return
         verdict = classify_call(
             call,

@@ -103,6 +103,15 @@ class Objects(Origins):
         return [models.facts(models.target_of(s) or s) for s in sorted(origin.sources)]
 
 
+def encoded_by(call: ast.Call) -> ast.expr:
+    """The object a tokenizer-style call runs on: ``tok`` in ``tok(text)``,
+    ``tok.encode(text)`` and ``tok.encode_plus(text)`` (else the callee itself)."""
+    callee = call.func
+    if isinstance(callee, ast.Attribute) and callee.attr in ("encode", "encode_plus", "__call__"):
+        return callee.value
+    return callee
+
+
 def objects(ctx: RuleContext) -> Objects:
     result: Objects = ctx.memo("objects", lambda: Objects(analysis(ctx)))
     return result

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .flow import Flow
+from .flow import Flow, call_slots
 from .labels import parametrized_names, string_cells
 from .tree import FUNCS, walk
 
@@ -126,19 +126,14 @@ class Origins:
         self._passing[key] = None  # a recursive helper: unknown
         if name not in {a.arg for a in [*func.args.args, *func.args.kwonlyargs]}:
             return None
-        router = Flow(self.found.binding_set, None)
-        passed: list[Ids | None] = []
-        for call in walk(self.tree):
-            if not isinstance(call, ast.Call):
-                continue
-            callee = call.func
-            if getattr(callee, "id", getattr(callee, "attr", None)) != func.name:
-                continue
-            slots: list[tuple[int | str, ast.expr]] = list(enumerate(call.args))
-            slots += [(k.arg, k.value) for k in call.keywords if k.arg is not None]
-            for slot, arg in slots:
-                if router._helper_param(call, slot) == (func, name):
-                    passed.append(self.ids(arg))
+        index = self.found.binding_set
+        router = Flow(index, None)
+        passed = [
+            self.ids(arg)
+            for call in index.calls.get(func.name, [])
+            for slot, arg in call_slots(call)
+            if router._helper_param(call, slot) == (func, name)
+        ]
         if not passed or any(p is None for p in passed):
             return None
         known = [p for p in passed if p is not None]
