@@ -34,8 +34,12 @@ Keep (info): GPT2 itself is needed somewhere in the binding (internals such as `
 string there such as ``"GPT2LMHeadModel"`` as a registry key or in an expected warning,
 GPT2's hidden size 768 given as a width such as ``d_model``/``d_in``/``hidden_size`` or
 its vocabulary size 50257 as a dimension, a file importing ``transformers.models.gpt2``),
-GPT2 is the named subject (a test function or class named for it, ``test_gpt2_eos``/
-``TestGPT2Tokenizer``; a file named for it or under a ``gpt2/`` folder), the id enumerates architectures (coverage, in a flat list or the same column of
+GPT2 is the named subject (a test function or class whose name starts with it or names a
+piece of it, ``test_gpt2_eos``/``TestHFGPT2Tokenizer``, but not a name that only says which
+model the test runs, ``test_gpt2``/``test_build_gpt2_success``: that one migrates; a file
+named for it or under a ``gpt2/`` folder), the test is the GPT2 case of a series of tests by
+model (``test_count_tokens_gpt2`` beside ``test_count_tokens_opt`` loading an OPT), the id
+enumerates architectures (coverage, in a flat list or the same column of
 parametrize rows written as tuples or as lists), it sits in a table row with expected numbers
 measured on it (``(ExportedCausalLM, "tiny-random-gpt2", 22)``) that nothing the tool
 follows loads, it is the base of a GPT2-derived artefact (loaded in the same test, or tied

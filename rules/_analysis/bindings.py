@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from .consumers import HUB_CLIENT, Verdict
 from .flow import Flow, Use, call_slots
 from .keys import Func, Key, NameIndex
+from .tree import FUNCS
 
 # A comment saying an id is coupled to an artefact made with it (an SAE, a cached export).
 COUPLING = re.compile(
@@ -280,6 +281,16 @@ class Bindings(NameIndex):
                     "keep",
                     f"{named} is named for GPT2: GPT2 is what it tests, swapping the model "
                     "would void it",
+                    literal,
+                )
+                return
+            series = found.series_peer(home) if isinstance(home, FUNCS) else None
+            if series and home is not None:
+                self._set(
+                    binding,
+                    "keep",
+                    f"{home.name} is the GPT2 case of a series of tests by model ({series[0]} "
+                    f"loads {series[1]!r}): kept for coverage",
                     literal,
                 )
                 return

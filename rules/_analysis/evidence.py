@@ -14,7 +14,7 @@ from functools import cached_property
 
 from .bindings import Binding, Bindings
 from .consumers import HF_PACKAGES, HUB_CLIENT
-from .peers import Peers
+from .peers import TEST_NAME, Peers, name_words
 from .tree import FUNCS, SCOPES
 
 # Module and parameter names that only exist because the model is GPT2: a test that mentions
@@ -27,8 +27,16 @@ INTERNALS = re.compile(
 )
 # "gpt2" as a word of a file name: test_modeling_gpt2, gpt2_test, test_hf_gpt2_serialize.
 GPT2_WORD = re.compile(r"(^|[_\W])gpt2($|[_\W])", re.IGNORECASE)
-# Test functions and classes (by pytest's and unittest's naming): their name states the subject.
-TEST_NAME = re.compile(r"^(test|Test)|Tests?$|TestCase$")
+# Nouns for a piece of a model: "GPT2" right before one names that piece of GPT2 as the subject
+# (``TestHuggingFaceGPT2Tokenizer``, ``test_fused_gpt2_attention``). Not "model" or "config":
+# "gpt2 model" only says which model a test runs.
+PIECE_WORDS = frozenset(
+    {
+        "tokenizer", "tokenizers", "tokenize", "tokenization", "attention", "attn", "block",
+        "blocks", "mlp", "layer", "layers", "head", "heads", "embedding", "embeddings",
+        "architecture", "arch", "vocab", "eos", "bos", "bpe", "merges", "backbone", "preset",
+    }
+)  # fmt: skip
 # A test that asserts GPT2's tokenizer has no chat template (an instruct target has one).
 NO_TEMPLATE = re.compile(
     r"\bassert\b[^\n]*chat_template(?!_)[^\n]*\b(is None|is False|== None)"
@@ -207,14 +215,19 @@ class Evidence(Peers):
         self, func: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
     ) -> str | None:
         """The test function, or the test class around it, whose name says it tests GPT2
-        (``test_gpt2_tokenize_eos``, ``TestHuggingFaceGPT2Tokenizer``), or None."""
+        (``test_gpt2_tokenize_eos``, ``TestHuggingFaceGPT2Tokenizer``), or None.
+
+        A name that only says which model the test runs (``test_gpt2``,
+        ``test_build_processor_basic_gpt2_success``) is a label, like a pytest id: the test
+        checks something else, and migrates with its model (``model-labels`` reports the name).
+        """
         names = [func.name]
         owner = self.enclosing_class(func)
         while owner is not None:
             names.append(owner.name)
             owner = self.enclosing_class(owner)
         for name in names:
-            if TEST_NAME.search(name) and "gpt2" in name.lower():
+            if TEST_NAME.search(name) and _gpt2_is_subject(name):
                 return name
         return None
 
@@ -297,3 +310,16 @@ class Evidence(Peers):
                     if found:
                         return found
         return None
+
+
+def _gpt2_is_subject(name: str) -> bool:
+    """The test name puts GPT2 as its subject: "gpt2" is the first word after the test marker
+    and more words follow (``test_gpt2_tokenize_eos``, ``GPT2TokenizerTest``), or it stands
+    right before a piece of a model (``TestHuggingFaceGPT2Tokenizer``)."""
+    words = name_words(name)
+    for i, word in enumerate(words):
+        if word == "gpt2" and (
+            (i == 0 and len(words) > 1) or (i + 1 < len(words) and words[i + 1] in PIECE_WORDS)
+        ):
+            return True
+    return False

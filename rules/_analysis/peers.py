@@ -17,6 +17,16 @@ from .tree import FUNCS, walk
 
 # What a model id given to a parameter can look like: ``org/name`` or a bare ``t5-small``.
 BARE_OR_ORG = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+# The words of an identifier, snake_case or CamelCase (``GPT2`` stays one word).
+NAME_WORD = re.compile(r"[A-Z]+[0-9]*(?![a-z])|[A-Z]?[a-z]+[0-9]*|[0-9]+")
+TEST_WORDS = frozenset({"test", "tests", "testcase", "case"})
+# Test functions and classes (by pytest's and unittest's naming): their name states the subject.
+TEST_NAME = re.compile(r"^(test|Test)|Tests?$|TestCase$")
+
+
+def name_words(name: str) -> list[str]:
+    """The lower-case words of a test's name, without the test markers."""
+    return [w for w in (m.lower() for m in NAME_WORD.findall(name)) if w not in TEST_WORDS]
 
 
 class Peers(Labels):
@@ -77,6 +87,37 @@ class Peers(Labels):
             for token in self.model_tokens(value):
                 if self._other_model(token):
                     return token
+        return None
+
+    def series_peer(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, str] | None:
+        """A sibling test of a series by model that ``func`` is the GPT2 case of, with the id
+        it loads: ``test_get_tokenizer_gpt2`` beside ``test_get_tokenizer_gptj`` loading
+        "EleutherAI/gpt-j-6B", or ``test_byte_length_of_token_gpt2`` beside the base case
+        ``test_byte_length_of_token`` loading a Llama. The word that varies must name the
+        sibling's model (or be absent): ``..._gpt2_success`` beside ``..._multimodal_success``
+        is a series by modality, where an instruct text model takes GPT2's place."""
+        words = name_words(func.name)
+        if not TEST_NAME.search(func.name) or "gpt2" not in words:
+            return None
+        prefix = words[: words.index("gpt2")]
+        owner = self.parent.get(id(func))
+        if not prefix or not isinstance(owner, (ast.Module, ast.ClassDef)):
+            return None
+        for sibling in owner.body:
+            if not isinstance(sibling, FUNCS) or sibling is func:
+                continue
+            other = name_words(sibling.name)
+            if not TEST_NAME.search(sibling.name) or other[: len(prefix)] != prefix:
+                continue
+            if "gpt2" in other:
+                continue
+            varying = other[len(prefix)] if len(other) > len(prefix) else ""
+            for node in walk(sibling):
+                text = node.value if isinstance(node, ast.Constant) else None
+                if not isinstance(text, str) or not MODEL_LIKE.match(text):
+                    continue
+                if self._other_model(text) and _squash(varying) in _squash(text):
+                    return sibling.name, text
         return None
 
     def _other_model(self, text: str) -> bool:
@@ -169,3 +210,8 @@ def _literal_text(node: ast.expr) -> str | None:
         parts = [v.value for v in node.values if isinstance(v, ast.Constant)]
         return " ".join(str(part) for part in parts)
     return None
+
+
+def _squash(text: str) -> str:
+    """Lower case, letters and digits only: "gpt-j-6B" -> "gptj6b", so "gptj" is in it."""
+    return re.sub(r"[^a-z0-9]", "", text.lower())
