@@ -12,8 +12,8 @@ these roles, so a literal can only be replaced once its role is known:
   ``<tok>.eos_token`` (with ``pad_token``: ``<tok>.pad_token``), and text that appends it
   (``"abc<|endoftext|>"``) becomes ``"abc" + <tok>.eos_token``;
 - review (marked, never rewritten): any other role of ``50256``, literal token-id lists and
-  ``-100`` label lists and attention masks in ``assert*``/``assert ==``/``torch.equal``/
-  ``assert_close`` comparisons, integer expectations of lengths, shapes, parameter counts or
+  ``-100`` label lists and attention masks (bare, or given to ``torch.tensor``/``np.array``/
+  ``tf.constant``) in ``assert*``/``assert ==``/``torch.equal``/``assert_close`` comparisons, integer expectations of lengths, shapes, parameter counts or
   dataset sizes, decoded generation text, and GPT2-specific slicing of encoded templates
   (``encode(template)[2:]``). The message says what the value was computed with and how to
   re-measure it with the target.

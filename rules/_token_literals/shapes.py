@@ -128,9 +128,14 @@ def shape_text(other: str) -> bool:
     return other.endswith(".shape") or ".size()" in other
 
 
+# Calls that make an array of the list they are given.
+ARRAY = re.compile(r"(^|\.)(tensor|as_tensor|array|asarray|LongTensor|IntTensor|constant)$")
+
+
 def int_list(node: ast.expr) -> list[int] | None:
-    """The ints of a literal list/tuple (``torch.tensor([...])`` too), nested lists flattened."""
-    if isinstance(node, ast.Call) and node.args and source_of(node.func).endswith("tensor"):
+    """The ints of a literal list/tuple, nested lists flattened; also of one given to an
+    array constructor (``torch.tensor([...])``, ``np.array([[...]])``, ``tf.constant``)."""
+    if isinstance(node, ast.Call) and node.args and ARRAY.search(source_of(node.func)):
         node = node.args[0]
     if not isinstance(node, (ast.List, ast.Tuple)) or not node.elts:
         return None
@@ -173,7 +178,7 @@ def list_message(values: list[int]) -> str:
     if -100 in values:
         kind = "label list with -100"
     elif set(values) <= {0, 1}:
-        kind = "attention mask whose length follows GPT2's tokenization"
+        kind = "attention mask (its length is GPT2's token count)"
     else:
         kind = "token ids"
     return (
