@@ -46,7 +46,9 @@ follows loads, it is the base of a GPT2-derived artefact (loaded in the same tes
 to one by a comment such as ``# must match the model the probe was trained on``), it is a
 name rather than a checkpoint (a model type, such as a bare name given to a transformers
 function that is not a loader, a table key, the attribute name
-of ``getattr``/``setattr``, a pytest ``ids=`` label, a template or directory name; such a
+of ``getattr``/``setattr``, a pytest ``ids=`` label, a template name, part of a file path
+(``os.path.join(assets, "gpt2")``, ``tmp_path / "gpt2"``, ``Path``, ``joinpath``: a folder's
+name, also through a helper's parameter); such a
 name is decided on its own, never together with a checkpoint of the same spelling in that
 test), a repository name in a huggingface_hub test, a substring test,
 or a branch label (``model-labels``). Ids in comments and docstrings are reported too.

@@ -33,6 +33,11 @@ TRAINER_ARGS = frozenset({"model", "ref_model", "reward_model", "value_model", "
 HUB_ID_FUNCTIONS = frozenset(
     {"get_config_dict", "cached_file", "cached_files", "has_file", "get_tokenizer_config"}
 )
+# Calls that make a file path of their arguments: an id given to one is a folder's name (a
+# local copy of the tokenizer, an output directory), not a checkpoint on the hub.
+PATH_CALLS = frozenset(
+    {"os.path.join", "posixpath.join", "ntpath.join", "pathlib.Path", "pathlib.PurePath"}
+)
 
 
 def is_model_field(name: str) -> bool:
@@ -99,6 +104,21 @@ def classify_call(
     if isinstance(slot, str) and is_model_field(slot):
         return Verdict(True, what)
     return Verdict(False, what)
+
+
+def is_path_call(
+    call: ast.Call, imports: dict[str, tuple[str, str]], modules: dict[str, str]
+) -> bool:
+    """``call`` makes a file path of its arguments (``os.path.join``, ``Path``, ``joinpath``)."""
+    callee = _dotted(call.func)
+    root = callee.split(".")[0]
+    origin = imports.get(root)
+    module = modules.get(root)
+    if origin:
+        full = f"{origin[0]}.{origin[1]}{callee[len(root) :]}"
+    else:
+        full = f"{module}{callee[len(root) :]}" if module else callee
+    return full in PATH_CALLS or callee.rsplit(".", 1)[-1] == "joinpath"
 
 
 def _dotted(node: ast.AST) -> str:

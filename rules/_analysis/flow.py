@@ -13,7 +13,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from .consumers import Verdict, classify_call, is_model_field
+from .consumers import Verdict, classify_call, is_model_field, is_path_call
 from .keys import Func, Key, NameIndex, self_attr
 from .shapes import is_cli_string
 from .tree import FUNCS
@@ -24,6 +24,8 @@ MODEL_TYPE_ATTR = re.compile(r"(model_type|architecture|arch|family)s?$")
 MAX_DEPTH = 6
 # Builtins whose second argument names an attribute (``getattr(lm, model_family)``).
 ATTRIBUTE_BUILTINS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
+# An id made part of a file path names a folder (a local copy, an output directory).
+PATH_KEEP = "part of a file path ({}): a folder's name, not a checkpoint on the hub"
 
 
 def call_slots(call: ast.Call) -> list[tuple[int | str, ast.expr]]:
@@ -120,7 +122,7 @@ class Flow:
         elif isinstance(parent, (ast.For, ast.comprehension)) and parent.iter is expr:
             self._store(parent.target, depth, id_valued=True)
         elif isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Div):
-            self.uses.append(Use(expr, Verdict(False, "a path component", call=False)))
+            self._path(expr, "/")
         elif isinstance(parent, (ast.JoinedStr, ast.FormattedValue, ast.BinOp)):
             self.uses.append(Use(expr))  # formatted into text: neutral
         elif isinstance(parent, ast.Expr):
@@ -140,6 +142,9 @@ class Flow:
             return
         if isinstance(slot, int) and slot < 2 and ASSERTION.search(ast.unparse(call.func)):
             self._compare(call.args[:2], call.args[slot])
+            return
+        if is_path_call(call, found.imports, found.module_aliases):
+            self._path(call, f"{ast.unparse(call.func)}()")
             return
         callee = call.func.id if isinstance(call.func, ast.Name) else None
         if slot == 1 and callee in ATTRIBUTE_BUILTINS:
@@ -168,6 +173,14 @@ class Flow:
             verdict = Verdict(False, f"the decorator {ast.unparse(call.func)}()")
         self.uses.append(Use(call, verdict))
         self._object(call, depth + 1)
+
+    def _path(self, node: ast.AST, how: str) -> None:
+        """The id is made part of a file path: a folder's name. In a huggingface_hub test the
+        path is a repository's layout, and the repository is what the test is about."""
+        if self.found.hub_client_file:
+            self.uses.append(Use(node, Verdict(False, f"{how} (a file path)", call=False)))
+        else:
+            self.uses.append(Use(node, keep=PATH_KEEP.format(how)))
 
     def _helper_param(self, call: ast.Call, slot: int | str) -> tuple[Func, str] | None:
         """The function of this file ``call`` calls (``helper(...)``, ``self.helper(...)``)
