@@ -10,7 +10,12 @@ those other files; this module runs it and holds what it hands to the per-file a
   consumer it reaches and which GPT2 internals the functions using it touch;
 - to each importing file, the exporter's decision for that name (``Imported``), so the same
   binding gets the same decision everywhere (a fixture's tokenizer is migrated in the tests
-  that take it exactly when the fixture's id is).
+  that take it exactly when the fixture's id is);
+- to a file that passes a GPT2 id to a function imported from the project (``from
+  tests.utils import load_tokenizer``), where that function's parameter goes in its own file
+  (``parameter_uses``, read when the analysis meets such a call, not in the pre-pass): a
+  loader (the id migrates), a file path (a folder's name, kept), GPT2 internals (kept), or an
+  unknown call (review), as for a helper of the same file.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class ExternalUse:
     known: bool | None  # reaches a known consumer / an unknown one / neither (None)
     what: str  # the consumer, or the GPT2 internals its function touches
     internals: bool = False  # ``what`` is GPT2 internals (evidence to keep the binding)
+    keep: str | None = None  # this use shows the id is not a checkpoint (a folder's name)
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,57 @@ def collect(files: Sequence[Path], models: ModelMap) -> CrossFile:
     return CrossFile(uses, imports)
 
 
+def parameter_uses(
+    importer: str, module: str, name: str, slot: int | str, models: ModelMap
+) -> tuple[ExternalUse, ...]:
+    """Where the argument ``slot`` of ``name``, imported by ``importer`` from ``module``
+    (``"tests.utils"``, ``"..utils"``), goes in that module's file; empty when the module is
+    not a file of the project or ``name`` not one of its module-level functions."""
+    where = _module_file(Path(os.path.abspath(importer)), module)
+    if where is None:
+        return ()
+    try:
+        stamp = where.stat().st_mtime_ns
+    except OSError:
+        return ()
+    key = (str(where), stamp, name, slot, id(models))
+    if key not in _PARAMETERS:
+        _PARAMETERS[key] = (_Reader(models).parameter_uses(where, name, slot), models)
+    return _PARAMETERS[key][0]
+
+
+# Read once per process (the file's mtime is part of the key); the ModelMap is held so that
+# its id is not reused while an entry names it.
+_PARAMETERS: dict[
+    tuple[str, int, str, int | str, int], tuple[tuple[ExternalUse, ...], ModelMap]
+] = {}
+_MODULES: dict[tuple[Path, str], Path | None] = {}
+
+
+def _module_file(importer: Path, module: str) -> Path | None:
+    """The ``.py`` file of the project that ``from <module> import`` names: relative to the
+    importer's package (leading dots), or under one of the importer's parent folders."""
+    key = (importer.parent, module)
+    if key not in _MODULES:
+        level = len(module) - len(module.lstrip("."))
+        parts = [p for p in module.lstrip(".").split(".") if p]
+        if level:
+            bases = [importer.parents[level - 1]] if level <= len(importer.parents) else []
+        else:
+            bases = list(importer.parents)[:MAX_PARENTS]
+        found = None
+        for base in bases:
+            stem = base.joinpath(*parts)
+            for candidate in (stem.with_suffix(".py"), stem / "__init__.py"):
+                if parts and candidate.is_file() and candidate != importer:
+                    found = candidate
+                    break
+            if found:
+                break
+        _MODULES[key] = found
+    return _MODULES[key]
+
+
 class _Reader:
     """Bytes, directory listings and analyses, each computed once per path."""
 
@@ -170,6 +227,41 @@ class _Reader:
         ctx = FileContext(source=source, models=self.models, external=external or {})
         helpers = importlib.import_module("migrator.rules._analysis")
         return helpers.analysis(ctx.for_rule("cross-file"))
+
+    def parameter_uses(self, path: Path, name: str, slot: int | str) -> tuple[ExternalUse, ...]:
+        """Where the argument ``slot`` of the module-level function ``name`` of ``path`` goes."""
+        if name.encode() not in self.raw(path):
+            return ()
+        found = self.analysis(path)
+        if found is None:
+            return ()
+        funcs = [f for f in found.functions_named.get(name, []) if f in found.tree.body]
+        if len(funcs) != 1:
+            return ()
+        args = funcs[0].args
+        positional = [a.arg for a in [*args.posonlyargs, *args.args]]
+        if isinstance(slot, int):
+            if slot >= len(positional):
+                return ()
+            param = positional[slot]
+        elif slot in positional or slot in [a.arg for a in args.kwonlyargs]:
+            param = slot
+        else:
+            return ()
+        flow = found.binding_set.seeded((found.qualname(funcs[0]), param), True)
+        shown = _display(path)
+        out = []
+        for use in flow.uses:
+            line = getattr(use.node, "lineno", 0)
+            if use.keep is not None:
+                out.append(ExternalUse(shown, line, None, use.keep, keep=use.keep))
+            elif use.verdict is not None:
+                out.append(ExternalUse(shown, line, use.verdict.known, use.verdict.what))
+        for func in flow.users.values():
+            internals = found.internals_in(func)
+            if internals:
+                out.append(ExternalUse(shown, func.lineno, None, f"{func.name}: {internals}", True))
+        return tuple(out)
 
 
 def _exporters(files: Sequence[Path], reader: _Reader) -> list[Path]:

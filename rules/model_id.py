@@ -53,8 +53,11 @@ name is decided on its own, never together with a checkpoint of the same spellin
 test), a repository name in a huggingface_hub test, a substring test,
 or a branch label (``model-labels``). Ids in comments and docstrings are reported too.
 
-Review: the id reaches a loader not known to take a hub id (a project's own wrapper, an
-interpretability library's registry; declare more with ``consumers`` in the config), an
+A function imported from the project's own modules is followed into its file, as a
+helper of the same file is (its parameter reaching ``from_pretrained`` migrates the id).
+
+Review: the id reaches a loader not known to take a hub id (a project's own wrapper the tool
+cannot read, an interpretability library's registry; declare more with ``consumers`` in the config), an
 option not named for a model, or a string of Python code. Also reported as info: parametrize
 rows that become identical because two GPT2 ids map to the same target.
 """

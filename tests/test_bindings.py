@@ -434,3 +434,88 @@ def test_parametrized_argument_is_not_the_fixture(run: Runner, tmp_path: Path) -
     [finding] = report(out)["tests/conftest.py"]["findings"]
     assert (finding["decision"], finding["fixed"]) == ("migrate", True)
     assert_second_apply_changes_nothing(run, tmp_path)
+
+
+# -- 5. ids given to functions imported from the project's own modules -----------------------
+
+HELPERS_MODULE = """\
+import os
+
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+ASSETS = os.path.join(os.path.dirname(__file__), "assets")
+
+
+def load_tokenizer(name):
+    return AutoTokenizer.from_pretrained(name)
+
+
+def assets_tokenizer(name):
+    return AutoTokenizer.from_pretrained(os.path.join(ASSETS, name))
+
+
+def first_block(name):
+    model = AutoModelForCausalLM.from_pretrained(name)
+    return model.transformer.h[0]
+
+
+def describe(name):
+    return summarize(name)
+"""
+
+HELPER_USERS = """\
+from tests.utils.helpers import assets_tokenizer, describe, first_block
+from .utils.helpers import load_tokenizer as load
+
+
+def test_loaded():
+    assert load("gpt2").eos_token
+
+
+def test_assets():
+    assert assets_tokenizer("gpt2")
+
+
+def test_block():
+    assert first_block(name="gpt2") is not None
+
+
+def test_described():
+    assert describe("gpt2")
+"""
+
+
+@RUNNERS
+def test_id_given_to_an_imported_helper_follows_the_helper(run: Runner, tmp_path: Path) -> None:
+    """An id passed to a function imported from the project goes where that function's
+    parameter goes in its own file: a loader (migrate), a file path (a folder's name: keep),
+    GPT2 internals (keep), an unknown call (review). The helpers' module need not be in the
+    run, and is never written."""
+    helpers = write(tmp_path / "tests" / "utils" / "helpers.py", HELPERS_MODULE)
+    write(tmp_path / "tests" / "utils" / "__init__.py", "")
+    write(tmp_path / "tests" / "__init__.py", "")
+    users = write(tmp_path / "tests" / "test_users.py", HELPER_USERS)
+
+    out = run("--apply", "--format", "json", "tests/test_users.py", cwd=tmp_path)
+
+    assert out.code == 0, out.stderr
+    findings = report(out)["tests/test_users.py"]["findings"]
+    decisions = {
+        f["line"]: (f["decision"], f["fixed"]) for f in findings if f["rule"] == "model-id"
+    }
+    assert decisions == {
+        6: ("migrate", True),
+        10: ("keep", False),
+        14: ("keep", False),
+        18: ("review", False),
+    }
+    by_line = {f["line"]: f["message"] for f in findings if f["rule"] == "model-id"}
+    assert "a folder's name" in by_line[10] and "tests/utils/helpers.py:13" in by_line[10]
+    assert "relies on GPT2" in by_line[14] and "transformer.h" in by_line[14]
+    assert "summarize()" in by_line[18]
+    text = users.read_text()
+    assert text.count(f'"{TARGET}"') == 1 and f'load("{TARGET}")' in text
+    assert helpers.read_bytes() == HELPERS_MODULE.encode()
+    before = snapshot(tmp_path)
+    again = run("--apply", "--format", "json", "tests/test_users.py", cwd=tmp_path)
+    assert again.code == 0 and snapshot(tmp_path) == before

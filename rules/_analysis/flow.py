@@ -13,7 +13,18 @@ import ast
 import re
 from dataclasses import dataclass
 
-from .consumers import Verdict, classify_call, is_model_field, is_path_call
+from migrator.crossfile import parameter_uses
+
+from .consumers import (
+    HF_PACKAGES,
+    HUB_CLIENT,
+    OWN_REGISTRIES,
+    Verdict,
+    classify_call,
+    is_model_field,
+    is_path_call,
+    package_of,
+)
 from .keys import Func, Key, NameIndex, self_attr
 from .shapes import is_cli_string
 from .tree import FUNCS
@@ -24,6 +35,8 @@ MODEL_TYPE_ATTR = re.compile(r"(model_type|architecture|arch|family)s?$")
 MAX_DEPTH = 6
 # Builtins whose second argument names an attribute (``getattr(lm, model_family)``).
 ATTRIBUTE_BUILTINS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
+# Libraries, not the project: their functions are judged by name (``consumers``).
+KNOWN_PACKAGES = HF_PACKAGES | OWN_REGISTRIES | {HUB_CLIENT, "os", "pathlib", "pytest", "torch"}
 # An id made part of a file path names a folder (a local copy, an output directory).
 PATH_KEEP = "part of a file path ({}): a folder's name, not a checkpoint on the hub"
 
@@ -143,6 +156,8 @@ class Flow:
         if isinstance(slot, int) and slot < 2 and ASSERTION.search(ast.unparse(call.func)):
             self._compare(call.args[:2], call.args[slot])
             return
+        if self._imported_helper(call, slot):
+            return
         if is_path_call(call, found.imports, found.module_aliases):
             self._path(call, f"{ast.unparse(call.func)}()")
             return
@@ -173,6 +188,28 @@ class Flow:
             verdict = Verdict(False, f"the decorator {ast.unparse(call.func)}()")
         self.uses.append(Use(call, verdict))
         self._object(call, depth + 1)
+
+    def _imported_helper(self, call: ast.Call, slot: int | str) -> bool:
+        """``call`` is a function imported from a module of the project: the id goes where
+        that function's parameter goes in its own file (``crossfile.parameter_uses``)."""
+        name = call.func.id if isinstance(call.func, ast.Name) else None
+        origin = self.found.imports.get(name or "")
+        if origin is None or package_of(name or "", self.found.imports, {}) in KNOWN_PACKAGES:
+            return False
+        ctx = self.found.ctx
+        outside = parameter_uses(ctx.source.path, origin[0], origin[1], slot, self.found.models)
+        if not outside:
+            return False
+        for use in outside:
+            where = f"{name}() in {use.path}:{use.line}"
+            if use.keep is not None:
+                self.uses.append(Use(call, keep=f"{use.keep} ({where})"))
+            elif use.internals:
+                keep = f"{where} relies on GPT2 ({use.what}); swapping the model would break it"
+                self.uses.append(Use(call, keep=keep))
+            elif use.known is not None:
+                self.uses.append(Use(call, Verdict(use.known, f"{use.what}, through {where}")))
+        return True
 
     def _path(self, node: ast.AST, how: str) -> None:
         """The id is made part of a file path: a folder's name. In a huggingface_hub test the
