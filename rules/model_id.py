@@ -42,8 +42,10 @@ model (``test_count_tokens_gpt2`` beside ``test_count_tokens_opt`` loading an OP
 enumerates architectures (coverage, in a flat list or the same column of
 parametrize rows written as tuples or as lists), it sits in a table row with expected numbers
 measured on it (``(ExportedCausalLM, "tiny-random-gpt2", 22)``) that nothing the tool
-follows loads, it is the base of a GPT2-derived artefact (loaded in the same test, or tied
-to one by a comment such as ``# must match the model the probe was trained on``), it is a
+follows loads, it is the base of a GPT2-derived artefact (loaded onto the base's model or
+compared with it in the same test, followed statement by statement; or tied to one by a
+comment such as ``# must match the model the probe was trained on``; an artefact only loaded
+beside the base, each checked on its own, is no pair), it is a
 name rather than a checkpoint (a model type, such as a bare name given to a transformers
 function that is not a loader, a table key, the attribute name
 of ``getattr``/``setattr``, a pytest ``ids=`` label, a template name, part of a file path
@@ -55,6 +57,8 @@ or a branch label (``model-labels``). Ids in comments and docstrings are reporte
 
 A function imported from the project's own modules is followed into its file, as a
 helper of the same file is (its parameter reaching ``from_pretrained`` migrates the id).
+``self.MODEL_CLASS.from_pretrained(...)`` is judged as the class the test class (or a base
+class in the file) sets ``MODEL_CLASS`` to: an optimum or other library's class is review.
 
 Review: the id reaches a loader not known to take a hub id (a project's own wrapper the tool
 cannot read, an interpretability library's registry; declare more with ``consumers`` in the config), an

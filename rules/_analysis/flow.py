@@ -172,7 +172,7 @@ class Flow:
             self.uses.append(Use(call, keep=keep + "changes model)"))
             return
         verdict = classify_call(
-            call,
+            self._class_resolved(call),
             slot,
             found.imports,
             found.module_aliases,
@@ -188,6 +188,31 @@ class Flow:
             verdict = Verdict(False, f"the decorator {ast.unparse(call.func)}()")
         self.uses.append(Use(call, verdict))
         self._object(call, depth + 1)
+
+    def _class_resolved(self, call: ast.Call) -> ast.Call:
+        """``self.MODEL_CLASS.from_pretrained(...)`` read as ``X.from_pretrained(...)`` when
+        the test's class (or a base class of this file) sets ``MODEL_CLASS = X``: which
+        library loads the id is X's."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and self_attr(func.value)):
+            return call
+        assert isinstance(func.value, ast.Attribute)
+        name = func.value.attr
+        owner = self.found.enclosing_class(call)
+        seen: set[str] = set()
+        while owner is not None and owner.name not in seen:
+            seen.add(owner.name)
+            for stmt in owner.body:
+                if (
+                    isinstance(stmt, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets)
+                    and isinstance(stmt.value, (ast.Name, ast.Attribute))
+                ):
+                    resolved = ast.Attribute(value=stmt.value, attr=func.attr, ctx=ast.Load())
+                    return ast.Call(func=resolved, args=call.args, keywords=call.keywords)
+            bases = [b.id for b in owner.bases if isinstance(b, ast.Name)]
+            owner = next((c for b in bases for c in self.found.classes_named.get(b, [])), None)
+        return call
 
     def _imported_helper(self, call: ast.Call, slot: int | str) -> bool:
         """``call`` is a function imported from a module of the project: the id goes where

@@ -172,27 +172,77 @@ class Peers(Labels):
         return found
 
     def derived_artefact(self, node: ast.AST) -> str | None:
-        """The GPT2-derived artefact loaded where this base id is used, if any."""
+        """The GPT2-derived artefact that meets this base id where it is used, if any: loaded
+        onto the model of the base (``PeftModel.from_pretrained(base, adapter)``), or compared
+        with it (outputs of both in one statement). Two loads that never meet (a pre-exported
+        copy and an export on the fly, each checked on its own) are no pair."""
         if not self.artefacts:
             return None
+        value = getattr(node, "value", None)
         scope = next((a for a in self.ancestors(node) if isinstance(a, FUNCS)), None)
+        seeds: set[str] = set()
         if scope is not None:
             scopes: list[ast.stmt] = [scope]
         else:
             name = self._assigned_name(node)
             scopes = self.users_of(name) if name is not None else []
+            seeds = {name} if name is not None else set()
         for user in scopes:
-            for inner in walk(user):
-                key = (
-                    inner.value
-                    if isinstance(inner, ast.Constant)
-                    else inner.id
-                    if isinstance(inner, ast.Name)
-                    else None
-                )
-                if isinstance(key, str) and key in self.artefacts:
-                    return self.artefacts[key]
+            funcs = (
+                [user]
+                if isinstance(user, FUNCS)
+                else [f for f in walk(user) if isinstance(f, FUNCS)]
+            )
+            for func in funcs:
+                met = self._meets(func, value, seeds)
+                if met is not None:
+                    return met
         return None
+
+    def _meets(self, func: ast.stmt, base: object, seeds: set[str]) -> str | None:
+        """The artefact whose objects meet those of the base id in ``func``, following
+        assignments statement by statement (a name rebound to another load leaves the pair)."""
+        origin: dict[str, set[str]] = {name: {""} for name in seeds}
+        origin.update({key: {art} for key, art in self.artefacts.items() if key != art})
+        for stmt in _simple_statements(getattr(func, "body", [])):
+            mentioned: set[str] = set()
+            for inner in walk(stmt):
+                if isinstance(inner, ast.Constant) and isinstance(inner.value, str):
+                    if inner.value == base:
+                        mentioned.add("")
+                    elif inner.value in self.artefacts:
+                        mentioned.add(self.artefacts[inner.value])
+                elif isinstance(inner, (ast.Name, ast.Attribute)) and not isinstance(
+                    getattr(inner, "ctx", None), ast.Store
+                ):
+                    mentioned |= origin.get(ast.unparse(inner), set())
+            if "" in mentioned and len(mentioned) > 1:
+                return min(mentioned - {""})
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    for name in walk(target):
+                        if isinstance(name, (ast.Name, ast.Attribute)):
+                            origin[ast.unparse(name)] = set(mentioned)
+        return None
+
+
+def _simple_statements(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements of a body in source order, compound ones replaced by their inner
+    statements (a ``with`` or ``for`` header is read with its first inner statement's)."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        inner = [
+            *getattr(stmt, "body", []),
+            *getattr(stmt, "orelse", []),
+            *(s for h in getattr(stmt, "handlers", []) for s in h.body),
+            *getattr(stmt, "finalbody", []),
+        ]
+        if inner and not isinstance(stmt, (*FUNCS, ast.ClassDef)):
+            out.extend(_simple_statements(inner))
+        elif not inner:
+            out.append(stmt)
+    return out
 
 
 def _rows(table: ast.List | ast.Tuple | ast.Set) -> bool:

@@ -96,8 +96,16 @@ class TreeIndex:
         return out
 
     @cached_property
+    def classes_named(self) -> dict[str, list[ast.ClassDef]]:
+        out: dict[str, list[ast.ClassDef]] = {}
+        for node in walk(self.tree):
+            if isinstance(node, ast.ClassDef):
+                out.setdefault(node.name, []).append(node)
+        return out
+
+    @cached_property
     def local_classes(self) -> frozenset[str]:
-        return frozenset(n.name for n in walk(self.tree) if isinstance(n, ast.ClassDef))
+        return frozenset(self.classes_named)
 
     # -- where a node sits ------------------------------------------------------------------
 
