@@ -30,7 +30,8 @@ long split the same way one level deeper. Otherwise the line stays long. Nothing
 module level, in class bodies, lambdas or decorators, nor out of f-strings or command lines.
 
 Keep (info): GPT2 itself is needed somewhere in the binding (internals such as ``c_attn``,
-``transformer.h`` or ``n_embd`` in any function that uses it, a GPT2 class named in a
+``transformer.h`` or ``n_embd`` in any function that uses it, code paths written per
+architecture such as DeepSpeed's ``replace_with_kernel_inject=True``, a GPT2 class named in a
 string there such as ``"GPT2LMHeadModel"`` as a registry key or in an expected warning,
 GPT2's hidden size 768 given as a width such as ``d_model``/``d_in``/``hidden_size`` or
 its vocabulary size 50257 as a dimension, a file importing ``transformers.models.gpt2``),
@@ -55,7 +56,9 @@ name is decided on its own, never together with a checkpoint of the same spellin
 test), a repository name in a huggingface_hub test, a substring test,
 or a branch label (``model-labels``). Ids in comments and docstrings are reported too.
 
-A function imported from the project's own modules is followed into its file, as a
+A parametrize value given as a tuple to one parameter that the test unpacks first
+(``model, task = model_w_task``) is followed to each name. A function imported from the
+project's own modules is followed into its file, as a
 helper of the same file is (its parameter reaching ``from_pretrained`` migrates the id).
 ``self.MODEL_CLASS.from_pretrained(...)`` is judged as the class the test class (or a base
 class in the file) sets ``MODEL_CLASS`` to: an optimum or other library's class is review.

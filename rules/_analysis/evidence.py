@@ -25,6 +25,10 @@ INTERNALS = re.compile(
     r"|\.(n_embd|n_layer|n_head|n_positions|n_ctx|n_inner)\b"
     r"|\btransformer\.h\b"
 )
+# Code paths that exist per architecture: DeepSpeed's kernel injection swaps a model's layers
+# for kernels written for its architecture (GPT2's policy), so another architecture takes
+# another path, or none, and its outputs no longer match the baseline the test compares.
+ARCH_KERNELS = re.compile(r"\breplace_with_kernel_inject\s*=\s*True\b|\binjection_policy\s*=")
 # "gpt2" as a word of a file name: test_modeling_gpt2, gpt2_test, test_hf_gpt2_serialize.
 GPT2_WORD = re.compile(r"(^|[_\W])gpt2($|[_\W])", re.IGNORECASE)
 # Nouns for a piece of a model: "GPT2" right before one names that piece of GPT2 as the subject
@@ -133,6 +137,9 @@ class Evidence(Peers):
         match = INTERNALS.search(text)
         if match:
             return match.group(0)
+        match = ARCH_KERNELS.search(text)
+        if match:
+            return f"{match.group(0)}: kernels injected per architecture"
         if "GPT2" in text:
             for node in self.walk(scope):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str):

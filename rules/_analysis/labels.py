@@ -120,16 +120,37 @@ class Labels(TreeIndex):
                 for param, values in self.parametrized(node).items():
                     for value in values:
                         out.setdefault(id(value), []).append((node, param))
+                takers = [node]
             elif isinstance(node, ast.ClassDef) and node.decorator_list:
-                methods = [
+                takers = [
                     m for m in node.body if isinstance(m, FUNCS) and m.name.startswith("test")
                 ]
                 for param, values in string_cells(node, self.row_constants(node)).items():
-                    takers = [m for m in methods if param in {a.arg for a in m.args.args}]
                     for value in values:
                         for method in takers:
-                            out.setdefault(id(value), []).append((method, param))
+                            if param in {a.arg for a in method.args.args}:
+                                out.setdefault(id(value), []).append((method, param))
+            else:
+                continue
+            self._unpacked_rows(node, takers, out)
         return out
+
+    def _unpacked_rows(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+        takers: list[ast.FunctionDef | ast.AsyncFunctionDef],
+        out: dict[int, list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]]],
+    ) -> None:
+        """One parameter given tuples (``("org/gpt2", "text-generation")``) that the test
+        unpacks first thing (``model, task = model_w_task``): each string goes to its name."""
+        for names, _row, cells in parametrize_rows(node, self.row_constants(node)):
+            if len(names) != 1 or len(cells) != 1 or not isinstance(cells[0], ast.Tuple):
+                continue
+            for func in takers:
+                targets = _unpacking(func, names[0], len(cells[0].elts))
+                for target, elt in zip(targets, cells[0].elts, strict=False):
+                    if target and isinstance(elt, ast.Constant) and isinstance(elt.value, str):
+                        out.setdefault(id(elt), []).append((func, target))
 
     @cached_property
     def labels(self) -> set[int]:
@@ -240,6 +261,22 @@ def parametrize_rows(
             else:
                 cells = [row]
             yield names, row, cells
+
+
+def _unpacking(func: ast.FunctionDef | ast.AsyncFunctionDef, param: str, size: int) -> list[str]:
+    """The names of ``a, b = param`` in ``func``'s body ("" for a target that is no plain
+    name), or [] when the function does not unpack ``param`` into ``size`` names."""
+    for stmt in func.body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and isinstance(stmt.value, ast.Name)
+            and stmt.value.id == param
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], (ast.Tuple, ast.List))
+            and len(stmt.targets[0].elts) == size
+        ):
+            return [t.id if isinstance(t, ast.Name) else "" for t in stmt.targets[0].elts]
+    return []
 
 
 def string_cells(
