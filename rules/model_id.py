@@ -31,7 +31,9 @@ module level, in class bodies, lambdas or decorators, nor out of f-strings or co
 
 Keep (info): GPT2 itself is needed somewhere in the binding (internals such as ``c_attn``,
 ``transformer.h`` or ``n_embd`` in any function that uses it, code paths written per
-architecture such as DeepSpeed's ``replace_with_kernel_inject=True``, a GPT2 class named in a
+architecture such as DeepSpeed's ``replace_with_kernel_inject=True``, a tokenizer only
+called to compute what a mock returns, ``service.tokenize = MagicMock(return_value=...)``,
+standing in for another system's GPT-2 tokenization, a GPT2 class named in a
 string there such as ``"GPT2LMHeadModel"`` as a registry key or in an expected warning,
 GPT2's hidden size 768 given as a width such as ``d_model``/``d_in``/``hidden_size`` or
 its vocabulary size 50257 as a dimension, a file importing ``transformers.models.gpt2``),

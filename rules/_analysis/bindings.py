@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .consumers import HUB_CLIENT, Verdict
+from .fakes import fakes_only
 from .flow import Flow, Use, call_slots
 from .keys import Func, Key, NameIndex
 from .tree import FUNCS
@@ -272,6 +273,17 @@ class Bindings(NameIndex):
                     func,
                 )
                 return
+        mock = fakes_only(found, binding)
+        if mock is not None:
+            self._set(
+                binding,
+                "keep",
+                f"what it loads only computes what the mock on line {mock} returns: GPT2's "
+                "tokenization stands in for another system's, and swapping it would change "
+                "what the test fakes",
+                binding.literals[0],
+            )
+            return
         for literal in binding.literals:
             home = found.function_of(literal) or found.enclosing_class(literal)
             named = found.named_for_gpt2(home) if home is not None else None
