@@ -26,7 +26,7 @@ MOCK_FIELDS = frozenset({"return_value", "side_effect"})
 def fakes_only(found: Evidence, binding: Binding) -> int | None:
     """The line of the mock that returns what the binding's objects computed, when those
     objects are only called and every result goes to an assignment; else None."""
-    names = {name for _, name in binding.objects}
+    names = {name for scope, name in binding.objects if scope not in ("return", "fixture")}
     if not names or not binding.users:
         return None
     line = None
@@ -55,14 +55,18 @@ def fakes_only(found: Evidence, binding: Binding) -> int | None:
 
 
 def _roots(func: ast.AST, names: set[str]) -> set[str]:
-    """The names of ``func`` that hold a loaded object itself, not a value computed from one
-    (``tokens = tok.tokenize(...)`` is a value)."""
-    computed = set()
+    """The names of ``func`` assigned what a ``from_pretrained`` call loaded (not a value
+    computed from it, ``tokens = tok.tokenize(...)``, nor a config built by a helper)."""
+    loaded = set()
     for node in walk(func):
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            if any(_reads(n, names) for n in walk(node.value)):
-                computed |= _targets(node)
-    return names - computed
+        if (
+            isinstance(node, (ast.Assign, ast.AnnAssign))
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr == "from_pretrained"
+        ):
+            loaded |= _targets(node)
+    return names & loaded
 
 
 def _reads(node: ast.AST, names: set[str]) -> bool:
@@ -103,9 +107,10 @@ def _mock_of(func: ast.AST, derived: set[str]) -> int | None:
                     _reads(n, derived) for n in walk(keyword.value)
                 ):
                     return node.lineno
-        elif isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Attribute) and t.attr in MOCK_FIELDS for t in node.targets
+        elif (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Attribute) and t.attr in MOCK_FIELDS for t in node.targets)
+            and any(_reads(n, derived) for n in walk(node.value))
         ):
-            if any(_reads(n, derived) for n in walk(node.value)):
-                return node.lineno
+            return node.lineno
     return None
