@@ -11,9 +11,12 @@ for datasets, ``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]
 (or ``prompt``/``completion`` as message lists).
 
 Examined: string literals passed to a migrated tokenizer (call, ``encode``) in a test that
-generates (``.generate(``) and prompts passed to a ``pipeline`` built on a migrated id; and
+generates (``.generate(``) and prompts passed to a ``pipeline`` built on a migrated id;
 ``Dataset.from_dict``/``from_list`` with ``text`` or ``prompt``/``completion`` string columns
-in a test that uses a migrated model and chat templates.
+in a test that uses a migrated model and chat templates; and, in a file that migrates an id
+for a trainer that generates from prompts (PPO, GRPO, RLOO, online DPO: ``*PPOTrainer``,
+``make_experience``), lists of prompt strings (a list bound to a name, key or keyword that
+says prompt, or built in a function named for prompts), reported once per list.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ from ._analysis.objects import Objects, encoded_by, objects
 from ._analysis.tree import FUNCS, SCOPES, walk
 
 COMPLETION_COLUMNS = ({"text"}, {"prompt", "completion"}, {"prompt"})
+# Trainers that generate from the prompts they are given (rollouts), by class or method name.
+GENERATING_TRAINER = re.compile(
+    r"\b\w*(PPO|GRPO|RLOO|OnlineDPO|XPO|NashMD)\w*Trainer\b|\.make_experience\(|\brollouts?\b"
+)
+PROMPT_NAME = re.compile(r"prompt", re.IGNORECASE)
 # What makes a test a chat-template test (not ``caplog.messages``: the key "messages" only).
 CHAT_HINTS = re.compile(r"chat_template|\bis_conversational\b|[\"']messages[\"']")
 
@@ -46,6 +54,58 @@ def check(ctx: RuleContext) -> None:
             text = objs.found.scope_text(scope)
             if CHAT_HINTS.search(text):
                 _datasets(ctx, objs, scope)
+    if GENERATING_TRAINER.search(ctx.source.text) and any(
+        b.decision == "migrate" for b in objs.found.binding_set.all
+    ):
+        _rollout_prompts(ctx, objs)
+
+
+def _rollout_prompts(ctx: RuleContext, objs: Objects) -> None:
+    """Lists of prompt strings in a file that migrates the model of a generating trainer:
+    the trainer samples completions from them, which an instruct model gets through its
+    chat template."""
+    for node in walk(ctx.tree):
+        if not isinstance(node, (ast.List, ast.Tuple)):
+            continue
+        prompts = _strings(node)
+        if len(prompts) < 2 or len(prompts) != len(node.elts):
+            continue
+        if not all(len(str(p.value).split()) >= 2 for p in prompts) or not _named_prompt(
+            objs, node
+        ):
+            continue
+        more = f" and {len(prompts) - 1} more"
+        ctx.review(
+            prompts[0],
+            f"raw completion prompts ({_short(prompts[0].value)}{more}) for a trainer that "
+            "generates from them (rollouts): an instruct model is prompted through its chat "
+            'template: give them as conversations ([{"role": "user", "content": ...}]) or '
+            "check that the trainer applies the template",
+            anchor=_statement(objs, node),
+        )
+
+
+def _named_prompt(objs: Objects, node: ast.AST) -> bool:
+    """The list is bound to a name, key or keyword that says prompt, or built in a function
+    named for prompts (``def get_default_prompts(): return dict(train=[...])``)."""
+    found = objs.found
+    for ancestor in found.ancestors(node):
+        if isinstance(ancestor, (ast.Assign, ast.AnnAssign)):
+            targets = ancestor.targets if isinstance(ancestor, ast.Assign) else [ancestor.target]
+            return any(PROMPT_NAME.search(ast.unparse(t)) for t in targets)
+        if isinstance(ancestor, ast.keyword) and ancestor.arg and PROMPT_NAME.search(ancestor.arg):
+            return True
+        if isinstance(ancestor, ast.Dict):
+            for key, value in zip(ancestor.keys, ancestor.values, strict=True):
+                if (
+                    value is node
+                    and isinstance(key, ast.Constant)
+                    and PROMPT_NAME.search(str(key.value))
+                ):
+                    return True
+        if isinstance(ancestor, FUNCS):
+            return bool(PROMPT_NAME.search(ancestor.name))
+    return False
 
 
 def _prompts(ctx: RuleContext, objs: Objects, func: ast.AST) -> None:
