@@ -234,7 +234,10 @@ def main(
             f"{display(folder)}/: cannot list this directory ({reason}); its files were not checked"
         )
     if not found.files and not found.unlisted:
-        sys.stderr.write("migrate-tests: warning: no Python files found; nothing to do\n")
+        sys.stderr.write(
+            "migrate-tests: warning: no Python files or documents (YAML, JSON, TOML, cfg/ini, "
+            "shell, Markdown, reST) found; nothing to do\n"
+        )
     sys.stdout.flush()
     if errors or found.unlisted:
         sys.exit(EXIT_ERROR)

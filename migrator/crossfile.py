@@ -270,6 +270,8 @@ def _exporters(files: Sequence[Path], reader: _Reader) -> list[Path]:
     for path in files:
         resolved = Path(os.path.abspath(path))
         folders.add(resolved.parent)
+        if resolved.suffix != ".py":
+            continue
         raw = reader.raw(resolved)
         # The case-insensitive regex is slow over a whole suite: most files never mention gpt2.
         if resolved.name == "conftest.py" or (b"gpt2" in raw.lower() and CONSTANT.search(raw)):

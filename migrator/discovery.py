@@ -1,8 +1,11 @@
-"""Paths, directories and globs in; a sorted, de-duplicated list of Python files out.
+"""Paths, directories and globs in; a sorted, de-duplicated list of files out.
 
-No parsing happens here. Directories are walked for ``*.py`` minus the default excludes, the
-configured ``exclude`` globs and (inside a git work tree) files git ignores. Files named
-explicitly are always processed unless ``force_exclude`` is set, as pre-commit needs.
+No parsing happens here. Directories are walked for ``*.py`` and the documents test suites and
+CI read (``migrator/documents.py``: YAML, JSON, TOML, ``.cfg``/``.ini``, shell scripts,
+Markdown, reST) minus the default excludes, the configured ``exclude`` globs and (inside a git
+work tree) files git ignores. Documents in hidden folders (``.github/``) are walked only when
+the path given is inside one. Files named explicitly are always processed unless
+``force_exclude`` is set, as pre-commit needs.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from migrator.documents import kind_of
 
 DEFAULT_EXCLUDED_DIRS = frozenset(
     {
@@ -86,7 +91,7 @@ def discover(
                 path = Path(match)
                 if path.is_dir():
                     walked.extend(_walk(path, exclude, root, unlisted))
-                elif match.endswith(".py"):
+                elif match.endswith(".py") or kind_of(path) is not None:
                     explicit.append(path)
             continue
         raise DiscoveryError(f"path does not exist: {arg}")
@@ -133,8 +138,11 @@ def _walk(
             and not _is_venv(here / d)
             and not _excluded(here / d, exclude, root)
         )
+        hidden = any(p.startswith(".") for p in here.relative_to(top).parts)
         for name in sorted(filenames):
-            if name.endswith(".py") and TEMP_MARK not in name:
+            if TEMP_MARK in name:
+                continue
+            if name.endswith(".py") or (not hidden and kind_of(Path(name)) is not None):
                 path = here / name
                 if not _excluded(path, exclude, root):
                     yield path

@@ -27,6 +27,8 @@ from migrator.context import FileContext
 from migrator.core import FileResult, Finding, Safety, Status
 from migrator.crossfile import CrossFile, collect
 from migrator.discovery import TEMP_FILE, TEMP_MARK
+from migrator.documents import analyse as analyse_document
+from migrator.documents import kind_of
 from migrator.models import ModelMap
 from migrator.nodes import Edit, Key
 from migrator.registry import Rule, all_rules
@@ -118,6 +120,12 @@ def analyse(path: Path, options: RunOptions, raw: bytes | None = None) -> FileRe
         if raw is None:
             assert settled is not None
             return settled
+    kind = kind_of(path)
+    if kind is not None:  # a config, script or doc: span edits, no ast (migrator/documents.py)
+        try:
+            return _document(path, name, raw, kind, options)
+        except Exception:  # as below: a bug must cost one file, not the run
+            return _internal_error(name)
     try:
         source = Source.decode(name, raw)
         if source.directives.skip_file:
@@ -158,6 +166,19 @@ def analyse(path: Path, options: RunOptions, raw: bytes | None = None) -> FileRe
         return FileResult(name, Status.ERROR, error=str(exc))
     except Exception:  # one catch point: a bug in a rule must not take the run down
         return _internal_error(name)
+
+
+def _document(path: Path, name: str, raw: bytes, kind: str, options: RunOptions) -> FileResult:
+    result = analyse_document(name, raw, kind, options.models)
+    if result.new_bytes is None or not options.write:
+        return result
+    try:
+        write_atomic(path, raw, result.new_bytes)
+    except OSError as exc:
+        return FileResult(name, Status.ERROR, findings=result.findings, error=_os_reason(exc))
+    except ConcurrentChange as exc:
+        return FileResult(name, Status.ERROR, findings=result.findings, error=str(exc))
+    return replace(result, written=True)
 
 
 def finish(plan: Plan, options: RunOptions) -> FileResult:

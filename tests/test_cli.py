@@ -1218,13 +1218,13 @@ def test_missing_path_is_exit_2_naming_it(tmp_path: Path) -> None:
 
 
 def test_directory_without_python_files_warns_and_exits_0(tmp_path: Path) -> None:
-    write(tmp_path / "docs" / "index.md", "# gpt2\n")
+    write(tmp_path / "docs" / "notes.txt", "# gpt2\n")
 
     out = run_script("docs", cwd=tmp_path)
 
     assert out.code == 0, out.stderr
     assert "warning" in out.stderr.lower()
-    assert "no python files" in out.stderr.lower()
+    assert "no python files or documents" in out.stderr.lower()
 
 
 def test_syntax_error_among_good_files(tmp_path: Path) -> None:
