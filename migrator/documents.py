@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from migrator.core import FileResult, Finding, Safety, Status
-from migrator.models import ModelMap
+from migrator.models import ModelMap, Tier, shape_message
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,6 +64,8 @@ JSON_PAIR = re.compile(r"\"(?P<key>[^\"\\]+)\"\s*:\s*\"(?P<value>[^\"\\]+)\"")
 ASSIGN_PAIR = re.compile(
     r"^\s*(?P<key>[\w.-]+)\s*[=:]\s*(?P<vq>[\"']?)(?P<value>[^\"'#;\s]+)(?P=vq)\s*(?:[#;].*)?$"
 )
+# A hub id with gpt2 in it, as a whole token: checked against the shape rules (models.py).
+SHAPED = re.compile(r"(?<![\w./-])[\w.-]+/[\w.-]*gpt2[\w.-]*(?![\w/-])", re.IGNORECASE)
 # A command-line flag right before the id: ``--model_name_or_path gpt2``, ``--model=gpt2``.
 FLAG_BEFORE = re.compile(r"(?P<flag>--?[\w-]+)(?:=|\s+)[\"']?$")
 
@@ -117,6 +119,19 @@ def _hits(text: str, kind: str, models: ModelMap) -> Iterator[Hit]:
     for number, line in enumerate(text.splitlines(), start=1):
         if "gpt2" not in line.lower() and not any(s in line for s in models.targets):
             continue
+        for match in SHAPED.finditer(line):
+            shaped = models.by_shape(match.group(0))
+            if shaped is not None:
+                yield Hit(
+                    number,
+                    match.start(),
+                    match.end(),
+                    match.group(0),
+                    shaped[1],
+                    None,
+                    False,
+                    f"shape:{shaped[0].value}",
+                )
         for match in pattern.finditer(line):
             source = match.group(0)
             target = models.target_of(source)
@@ -169,6 +184,9 @@ def _finding(hit: Hit) -> Finding:
     if hit.rewrite:
         message = f"{hit.source!r} -> {hit.target!r} ({hit.why})"
         safety = Safety.FIX
+    elif hit.why.startswith("shape:"):
+        message = shape_message(hit.source, Tier(hit.why[len("shape:") :]), hit.target)
+        safety = Safety.INFO
     elif hit.why == "prose":
         message = "GPT2 id mentioned in prose: update it by hand"
         safety = Safety.INFO

@@ -8,6 +8,7 @@ need one report what to declare instead of guessing.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -51,6 +52,48 @@ SOURCE_IDS: Mapping[str, Tier] = {
     "peft-internal-testing/tiny-random-gpt2": Tier.TINY,
     "fxmarty/tiny-testing-gpt2-remote-code": Tier.TINY,
 }
+
+# GPT2-family checkpoints the registry does not list, recognised by their shape: an org and a
+# name that is gpt2 with a size or a tiny/random/mini marker ("erwanf/gpt2-mini",
+# "org/tiny-random-gpt2", "someone/gpt2-medium"), or the bare upper-case "GPT2".
+_SHAPE_NAME = re.compile(
+    r"^(?:(?P<pre>tiny|random|mini|dummy|testing)[-_])*gpt2(?:lmheadmodel|model|forcausallm)?"
+    r"(?:[-_](?P<post>tiny|random|mini|dummy|small|medium|large|xl|\d+[mk]?|lmheadmodel|model))*$",
+    re.IGNORECASE,
+)
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+_TINY_WORDS = re.compile(r"tiny|random|mini|dummy|testing|\d+k", re.IGNORECASE)
+# Never a source, whatever the shape: composites (vit-gpt2, bert2gpt2), exports and other
+# formats of GPT2 (onnx, openvino, gguf, quantized), artefacts trained on it (adapters, SAEs,
+# tokenizers, pre-tokenized data), hardware and framework configuration repos (Habana/gpt2).
+_NEVER_SOURCE = re.compile(
+    r"vit|bert|encoder|onnx|openvino|(^|[-_/])ov([-_]|$)|gguf|gptq|awq|int[48]|quant|lora|"
+    r"adapter|sae|tokeniz|dataset|habana|gaudi|neuron",
+    re.IGNORECASE,
+)
+
+
+def shape_tier(model_id: str) -> Tier | None:
+    """The tier a GPT2-family id not in the registry is given by its shape, or None."""
+    if model_id == "GPT2":
+        return Tier.REAL
+    if not _HUB_ID.match(model_id) or _NEVER_SOURCE.search(model_id):
+        return None
+    name = model_id.split("/", 1)[1]
+    match = _SHAPE_NAME.match(name)
+    if match is None or name.lower() == "gpt2":
+        return None  # "openai/gpt2", "huggingface/gpt2": a registry's own name for GPT2
+    return Tier.TINY if _TINY_WORDS.search(name) else Tier.REAL
+
+
+def shape_message(value: str, tier: Tier, target: str) -> str:
+    """What to say of with an id that looks like a GPT2 checkpoint the registry does not list."""
+    return (
+        f"{value!r} looks like a GPT2 checkpoint ({tier.value} tier, recognised by its shape, "
+        f"not in the registry): left as is; to migrate it, map it: --map {value}={target} "
+        "(or [tool.migrate-tests.map]), and re-run"
+    )
+
 
 DEFAULT_TARGETS: Mapping[Tier, str] = {
     Tier.REAL: "HuggingFaceTB/SmolLM2-135M-Instruct",
@@ -138,6 +181,8 @@ class ModelMap:
     custom_facts: Mapping[str, ModelFacts] = field(default_factory=dict)
     # Callables declared in config as taking a hub id (bare names or dotted import paths).
     consumers: frozenset[str] = frozenset()
+    # What each tier becomes: the target of an id recognised by its shape (``shape_tier``).
+    tier_targets: Mapping[Tier, str] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
 
     @classmethod
     def build(
@@ -156,7 +201,12 @@ class ModelMap:
             for source, tier in SOURCE_IDS.items()
         }
         targets.update(extra or {})
-        return cls(targets=targets, custom_facts=dict(custom_facts or {}), consumers=consumers)
+        return cls(
+            targets=targets,
+            custom_facts=dict(custom_facts or {}),
+            consumers=consumers,
+            tier_targets={tier: target if target is not None else per_tier[tier] for tier in Tier},
+        )
 
     @cached_property
     def known_targets(self) -> frozenset[str]:
@@ -171,6 +221,14 @@ class ModelMap:
 
     def target_of(self, source: str) -> str | None:
         return self.targets.get(source)
+
+    def by_shape(self, value: str) -> tuple[Tier, str] | None:
+        """(tier, suggested target) of an id that looks like a GPT2 checkpoint but is not a
+        source (not in the registry nor ``--map``): reported, never rewritten on its own."""
+        if value in self.targets or "gpt2" not in value.lower() or self.is_target(value):
+            return None
+        tier = shape_tier(value)
+        return (tier, self.tier_targets[tier]) if tier is not None else None
 
     def facts(self, model_id: str) -> ModelFacts:
         return facts_for(model_id, self.custom_facts)

@@ -65,6 +65,14 @@ helper of the same file is (its parameter reaching ``from_pretrained`` migrates 
 ``self.MODEL_CLASS.from_pretrained(...)`` is judged as the class the test class (or a base
 class in the file) sets ``MODEL_CLASS`` to: an optimum or other library's class is review.
 
+GPT2-family ids the registry does not list are recognised by their shape and reported (info,
+with their tier and the ``--map`` that migrates them), never rewritten on their own: an org
+and a name that is gpt2 with a size or a tiny/random/mini marker (``erwanf/gpt2-mini``,
+``org/tiny-random-gpt2``, ``someone/gpt2-medium``), or ``"GPT2"`` given to ``from_pretrained``.
+Never: composites (``vit-gpt2``, ``bert2gpt2``), exports and other formats (onnx, openvino,
+gguf, quantized), adapters, SAEs, tokenizers and pre-tokenized data built on GPT2, hardware
+configuration repos (``Habana/gpt2``), and other registries' own names (``openai/gpt2``).
+
 Review: the id reaches a loader not known to take a hub id (a project's own wrapper the tool
 cannot read, an interpretability library's registry; declare more with ``consumers`` in the config), an
 option not named for a model, or a string of Python code. Also reported as info: parametrize
@@ -79,6 +87,7 @@ from functools import cache, partial
 
 from migrator.context import RuleContext, Where
 from migrator.core import Safety
+from migrator.models import shape_message
 from migrator.registry import Example, declare
 
 from . import _cst
@@ -105,6 +114,10 @@ def check(ctx: RuleContext) -> None:
         if target is not None:
             if _decided(ctx, node, value):
                 wholes.append((node, value, target))
+        elif (shaped := ctx.models.by_shape(value)) and (
+            "/" in value or _given_to_from_pretrained(found.parent, node)
+        ):  # a bare "GPT2" is also a label or a class's name: only a loader's argument counts
+            ctx.info(node, shape_message(value, *shaped))
         elif is_code_string(value) and pattern.search(value):
             _in_code(ctx, node, pattern)
         elif is_cli_string(value) and pattern.search(value):
@@ -138,6 +151,16 @@ def check(ctx: RuleContext) -> None:
                 before = len(ctx.source.lines[line - 1][:col].encode("utf-8"))
                 where = Where(line, before, line, before + len(text.encode("utf-8")))
                 ctx.info(where, "GPT2 id mentioned in a comment: update the prose by hand")
+
+
+def _given_to_from_pretrained(parent: dict[int, ast.AST], node: ast.expr) -> bool:
+    call = parent.get(id(node))
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "from_pretrained"
+        and node in call.args
+    )
 
 
 def _decided(ctx: RuleContext, node: ast.expr, value: str) -> bool:

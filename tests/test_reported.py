@@ -30,3 +30,31 @@ def test_padding_to_model_max_length_is_reported_where_no_length_is_given() -> N
     assert 'padding="max_length", truncation=True)' in lines[finding["line"] - 1]
     assert "model_max_length" in finding["message"]
     assert "max_length=" in finding["message"]
+
+
+def test_ids_by_shape_are_reported_with_their_tier() -> None:
+    """GPT2-family ids the registry does not list are recognised by their shape and reported
+    (info, with the tier and the --map that migrates them); composites, exports, adapters and
+    other registries' names for GPT2 are not; a bare "GPT2" counts only given to a loader."""
+    case = FIXTURES / "model-id" / "noop_ids_by_shape_are_reported.before.py"
+    found = findings(case, "model-id")
+    shaped = {f["line"]: f["message"] for f in found if "recognised by its shape" in f["message"]}
+    assert sorted(shaped) == [4, 10, 15]
+    assert "tiny tier" in shaped[4] and "--map erwanf/gpt2-mini=" in shaped[4]
+    assert "real tier" in shaped[10] and "real tier" in shaped[15]
+    assert all(f["safety"] == "info" and not f["fixed"] for f in found)
+
+
+def test_an_id_by_shape_migrates_once_mapped(tmp_path: Path) -> None:
+    target = tmp_path / "test_tiny.py"
+    target.write_text(
+        'from transformers import AutoTokenizer\n\nTOK = AutoTokenizer.from_pretrained("erwanf/gpt2-mini")\n'
+    )
+    out = run_cli(
+        "--apply",
+        "--map",
+        "erwanf/gpt2-mini=trl-internal-testing/tiny-Qwen2ForCausalLM-2.5",
+        str(target),
+    )
+    assert out.code == 0, out.stdout + out.stderr
+    assert '"trl-internal-testing/tiny-Qwen2ForCausalLM-2.5"' in target.read_text()
