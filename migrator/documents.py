@@ -45,6 +45,7 @@ KINDS = {
     ".sh": "shell",
     ".md": "prose",
     ".rst": "prose",
+    ".ipynb": "notebook",  # code cells through the Python rules: migrator/notebooks.py
 }
 RULE = "model-id"
 # Field names that say model or tokenizer (as ``rules/_analysis/consumers.MODEL_FIELD``).

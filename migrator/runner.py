@@ -31,6 +31,7 @@ from migrator.documents import analyse as analyse_document
 from migrator.documents import kind_of
 from migrator.models import ModelMap
 from migrator.nodes import Edit, Key
+from migrator.notebooks import NotebookError, code_cells, module_of, rewritten
 from migrator.registry import Rule, all_rules
 from migrator.source import Source, SourceError
 
@@ -123,9 +124,15 @@ def analyse(path: Path, options: RunOptions, raw: bytes | None = None) -> FileRe
     kind = kind_of(path)
     if kind is not None:  # a config, script or doc: span edits, no ast (migrator/documents.py)
         try:
+            if kind == "notebook":
+                return _notebook(path, name, raw, options)
             return _document(path, name, raw, kind, options)
         except Exception:  # as below: a bug must cost one file, not the run
             return _internal_error(name)
+    return _python(path, name, raw, options)
+
+
+def _python(path: Path, name: str, raw: bytes, options: RunOptions) -> FileResult | Plan:
     try:
         source = Source.decode(name, raw)
         if source.directives.skip_file:
@@ -178,6 +185,52 @@ def _document(path: Path, name: str, raw: bytes, kind: str, options: RunOptions)
         return FileResult(name, Status.ERROR, findings=result.findings, error=_os_reason(exc))
     except ConcurrentChange as exc:
         return FileResult(name, Status.ERROR, findings=result.findings, error=str(exc))
+    return replace(result, written=True)
+
+
+def _notebook(path: Path, name: str, raw: bytes, options: RunOptions) -> FileResult:
+    """The code cells, joined, through the Python rules; the changed cells written back."""
+    try:
+        text = raw.decode("utf-8")
+        cells = code_cells(text)
+    except (UnicodeDecodeError, NotebookError) as exc:
+        return FileResult(name, Status.ERROR, error=f"{exc}: left as is")
+    module, lines = module_of(cells)
+    outcome = _python(path, name, module.encode("utf-8"), options)
+    if isinstance(outcome, Plan):
+        outcome = finish(outcome, replace(options, write=False))
+    if outcome.status is Status.ERROR:
+        return outcome
+
+    def located(finding: Finding) -> Finding:
+        line = lines[finding.line - 1] if 0 < finding.line <= len(lines) else finding.line
+        return replace(finding, line=line, end_line=line)
+
+    findings = tuple(located(f) for f in outcome.findings)
+    if not outcome.changed:
+        return FileResult(name, outcome.status, findings, text, text, migrations=outcome.migrations)
+    try:
+        new_text = rewritten(text, cells, outcome.new_text)
+    except NotebookError as exc:
+        return FileResult(name, Status.ERROR, findings, error=str(exc))
+    new_bytes = new_text.encode("utf-8")
+    result = FileResult(
+        name,
+        _status(findings, changed=new_bytes != raw),
+        findings,
+        text,
+        new_text,
+        new_bytes=new_bytes if new_bytes != raw else None,
+        markers=outcome.markers,
+        migrations=outcome.migrations,
+    )
+    if result.new_bytes is None or not options.write:
+        return result
+    try:
+        write_atomic(path, raw, result.new_bytes)
+    except (OSError, ConcurrentChange) as exc:
+        reason = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        return FileResult(name, Status.ERROR, findings=findings, error=reason)
     return replace(result, written=True)
 
 

@@ -105,3 +105,21 @@ def test_walk_report_and_errors(run: Runner, tmp_path: Path) -> None:
     )
     again = run("--check", "tests/config.yaml", "tests/.github", cwd=tmp_path)
     assert again.code == 0, again.stdout + again.stderr
+
+
+@RUNNERS
+def test_notebook_that_cannot_be_read_is_an_error(run: Runner, tmp_path: Path) -> None:
+    """A notebook that is not JSON, or whose code does not parse, is an error naming the file
+    and the reason; the other files of the run are still migrated."""
+    (tmp_path / "broken.ipynb").write_text('{"cells": [gpt2')
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "source": ['x = ("gpt2"\n']}
+    (tmp_path / "bad_code.ipynb").write_text(json.dumps({"cells": [cell], "metadata": {}}))
+    (tmp_path / "config.yaml").write_text("model_id: gpt2\n")
+    out = run("--apply", "--format", "json", ".", cwd=tmp_path)
+    assert out.code == 2, out.stdout + out.stderr
+    files = {f["path"]: f for f in json.loads(out.stdout)["files"]}
+    assert files["broken.ipynb"]["status"] == "error"
+    assert "not valid JSON" in files["broken.ipynb"]["error"]
+    assert files["bad_code.ipynb"]["status"] == "error"
+    assert files["config.yaml"]["written"] is True
+    assert (tmp_path / "broken.ipynb").read_text() == '{"cells": [gpt2'
