@@ -37,8 +37,13 @@ MOCKED = re.compile(r"\bMock\(|MagicMock|\bpatch\b|aioresponses|\bmock_\w+|mocke
 # A dataset cut into samples of so many tokens: how many samples it yields follows the tokenizer.
 PACKED = re.compile(r"\bseq_length\b|\bpack(ing|ed)?\b|max_seq_len", re.IGNORECASE)
 # A comment saying the code leans on GPT-2's tokenization.
+# Not "pad token", "eos token"...: a special token's absence is pad-token's business, not a
+# measured value ("gpt2 has no pad token; left padding for generation").
+_NOT_SPECIAL = r"(?<!pad )(?<!eos )(?<!bos )(?<!unk )(?<!special )(?<!pad_)(?<!eos_)"
 TOKENIZATION_NOTE = re.compile(
-    r"gpt-?2.{0,40}\b(token|vocab|bpe)|\b(token|vocab|bpe)\w*\b.{0,40}gpt-?2", re.IGNORECASE
+    rf"gpt-?2.{{0,40}}{_NOT_SPECIAL}\b(token|vocab|bpe)|{_NOT_SPECIAL}\b(token|vocab|bpe)\w*\b"
+    r".{0,40}gpt-?2",
+    re.IGNORECASE,
 )
 # Statements with a body: a comment inside them belongs to a statement of the body.
 COMPOUND = (
