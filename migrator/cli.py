@@ -88,6 +88,13 @@ def _config(path: str | None, paths: tuple[str, ...]) -> FileConfig:
     metavar="SRC=DST",
     help="Extra or overriding id mapping (repeatable).",
 )
+@click.option(
+    "--include",
+    "includes",
+    multiple=True,
+    type=click.Choice(["legacy"]),
+    help="Also migrate legacy base test models (pythia, OPT, BLOOM, tiny Llama...).",
+)
 @click.option("--select", metavar="RULES", help="Comma-separated rule ids to run (default: all).")
 @click.option("--ignore", metavar="RULES", help="Comma-separated rule ids to skip.")
 @click.option(
@@ -132,6 +139,7 @@ def main(
     diff_only: bool,
     target: str | None,
     maps: tuple[str, ...],
+    includes: tuple[str, ...],
     select: str | None,
     ignore: str | None,
     exclude: tuple[str, ...],
@@ -166,6 +174,7 @@ def main(
             extra={**config.map, **_parse_map(maps)},
             custom_facts=config.models,
             consumers=frozenset(config.consumers),
+            sources=frozenset({*config.sources, *includes}),
         )
         chosen = _split(select) or (frozenset(config.select) if config.select is not None else None)
         ignored = (_split(ignore) or frozenset()) | frozenset(config.ignore)
@@ -215,6 +224,8 @@ def main(
             replay += ["--target", target]
         for item in maps:
             replay += ["--map", item]
+        for item in includes:
+            replay += ["--include", item]
         for flag, value in (("--select", select), ("--ignore", ignore), ("--config", config_path)):
             if value:
                 replay += [flag, value]

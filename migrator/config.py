@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from migrator.models import ModelFacts, Tier
+from migrator.models import SOURCE_SETS, ModelFacts, Tier
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,6 +34,7 @@ class FileConfig:
     exclude: tuple[str, ...] = ()
     markers: bool = True
     consumers: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ("gpt2",)  # "legacy": also the legacy base test models
 
     @property
     def root(self) -> Path:
@@ -50,6 +51,7 @@ _KEYS = {
     "exclude",
     "markers",
     "consumers",
+    "sources",
 }
 _FACT_KEYS: dict[str, type | tuple[type, ...]] = {
     "label": str,
@@ -156,7 +158,20 @@ def load(path: Path | None) -> FileConfig:
         exclude=_str_list(section, "exclude", where),
         markers=_bool(section, "markers", where, default=True),
         consumers=_str_list(section, "consumers", where),
+        sources=_sources(section, where),
     )
+
+
+def _sources(section: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    if "sources" not in section:
+        return ("gpt2",)
+    sources = _str_list(section, "sources", where)
+    unknown = sorted(set(sources) - set(SOURCE_SETS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: sources: unknown source set {unknown[0]!r} (known: {', '.join(SOURCE_SETS)})"
+        )
+    return sources
 
 
 def _type_error(where: str, key: str, expected: str, value: Any) -> ConfigError:

@@ -53,6 +53,41 @@ SOURCE_IDS: Mapping[str, Tier] = {
     "fxmarty/tiny-testing-gpt2-remote-code": Tier.TINY,
 }
 
+# Other base test models of GPT2's era, with the same two gaps (no chat template, no pad
+# token): an opt-in tier (``--include legacy``, ``sources = ["gpt2", "legacy"]``), reported
+# by default. Encoder-decoders and vision-language test models are only ever reported: their
+# instruct equivalent is a human's choice.
+LEGACY_IDS: Mapping[str, Tier] = {
+    "EleutherAI/pythia-14m": Tier.TINY,
+    "EleutherAI/pythia-70m": Tier.REAL,
+    "EleutherAI/pythia-160m": Tier.REAL,
+    "facebook/opt-125m": Tier.REAL,
+    "bigscience/bloom-560m": Tier.REAL,
+    "hf-internal-testing/tiny-random-LlamaForCausalLM": Tier.TINY,
+    "hf-internal-testing/tiny-random-OPTForCausalLM": Tier.TINY,
+    "hf-internal-testing/tiny-random-BloomForCausalLM": Tier.TINY,
+    "hf-internal-testing/tiny-random-MistralForCausalLM": Tier.TINY,
+    "hf-internal-testing/tiny-random-GPTNeoXForCausalLM": Tier.TINY,
+    "trl-internal-testing/tiny-random-LlamaForCausalLM": Tier.TINY,
+    "trl-internal-testing/tiny-random-MistralForCausalLM": Tier.TINY,
+    "trl-internal-testing/tiny-OPTForCausalLM": Tier.TINY,
+    "trl-internal-testing/tiny-BloomForCausalLM": Tier.TINY,
+}
+REPORT_ONLY_IDS: Mapping[str, str] = {
+    "t5-small": "an encoder-decoder (T5)",
+    "google-t5/t5-small": "an encoder-decoder (T5)",
+    "google/t5-efficient-tiny": "an encoder-decoder (T5)",
+    "hf-internal-testing/tiny-random-T5ForConditionalGeneration": "an encoder-decoder (T5)",
+    "trl-internal-testing/tiny-T5ForConditionalGeneration": "an encoder-decoder (T5)",
+    "facebook/bart-base": "an encoder-decoder (BART)",
+    "hf-internal-testing/tiny-random-BartForConditionalGeneration": "an encoder-decoder (BART)",
+    "trl-internal-testing/tiny-BartModel": "an encoder-decoder (BART)",
+    "hf-internal-testing/tiny-random-LlavaForConditionalGeneration": "a vision-language model",
+    "trl-internal-testing/tiny-LlavaForConditionalGeneration": "a vision-language model",
+    "trl-internal-testing/tiny-Idefics2ForConditionalGeneration": "a vision-language model",
+}
+SOURCE_SETS = ("gpt2", "legacy")
+
 # GPT2-family checkpoints the registry does not list, recognised by their shape: an org and a
 # name that is gpt2 with a size or a tiny/random/mini marker ("erwanf/gpt2-mini",
 # "org/tiny-random-gpt2", "someone/gpt2-medium"), or the bare upper-case "GPT2".
@@ -92,6 +127,17 @@ def shape_message(value: str, tier: Tier, target: str) -> str:
         f"{value!r} looks like a GPT2 checkpoint ({tier.value} tier, recognised by its shape, "
         f"not in the registry): left as is; to migrate it, map it: --map {value}={target} "
         "(or [tool.migrate-tests.map]), and re-run"
+    )
+
+
+def legacy_message(value: str, what: str, target: str | None) -> str:
+    """What to say of a legacy base test model this run does not migrate."""
+    if target is None:
+        return f"{value!r} is {what}: reported only, its instruct equivalent is a human's choice"
+    return (
+        f"{value!r} is {what}: left as is; to migrate it with the same rules (suggested "
+        f'target {target!r}), run with --include legacy (or sources = ["gpt2", "legacy"] '
+        "in [tool.migrate-tests])"
     )
 
 
@@ -192,13 +238,15 @@ class ModelMap:
         extra: Mapping[str, str] | None = None,
         custom_facts: Mapping[str, ModelFacts] | None = None,
         consumers: frozenset[str] = frozenset(),
+        sources: frozenset[str] = frozenset({"gpt2"}),
     ) -> ModelMap:
         per_tier = {tier: DEFAULT_TARGETS[tier] for tier in Tier}
         for name, model in (tier_targets or {}).items():
             per_tier[Tier(name)] = model
+        tiers = {**SOURCE_IDS, **(LEGACY_IDS if "legacy" in sources else {})}
         targets = {
             source: target if target is not None else per_tier[tier]
-            for source, tier in SOURCE_IDS.items()
+            for source, tier in tiers.items()
         }
         targets.update(extra or {})
         return cls(
@@ -221,6 +269,23 @@ class ModelMap:
 
     def target_of(self, source: str) -> str | None:
         return self.targets.get(source)
+
+    def legacy(self, value: str) -> tuple[str, str | None] | None:
+        """(what it is, suggested target or None) of a legacy base test model that is not a
+        source of this run: reported, migrated only with ``--include legacy``."""
+        if value in self.targets:
+            return None
+        if value in REPORT_ONLY_IDS:
+            return REPORT_ONLY_IDS[value], None
+        tier = LEGACY_IDS.get(value)
+        if tier is None:
+            return None
+        return "a legacy base test model (no chat template, no pad token)", self.tier_targets[tier]
+
+    @cached_property
+    def legacy_ids(self) -> tuple[str, ...]:
+        """The legacy ids this run reports (for the byte pre-filter)."""
+        return tuple(i for i in (*LEGACY_IDS, *REPORT_ONLY_IDS) if i not in self.targets)
 
     def by_shape(self, value: str) -> tuple[Tier, str] | None:
         """(tier, suggested target) of an id that looks like a GPT2 checkpoint but is not a

@@ -495,7 +495,7 @@ def _read(
         return None, FileResult(display(path), Status.ERROR, error=_os_reason(exc))
     if (
         not force
-        and not _prefilter(tuple(options.models.targets)).search(raw)
+        and not _prefilter((*options.models.targets, *options.models.legacy_ids)).search(raw)
         and not _half_done(raw, options.models)
     ):
         return None, FileResult(display(path), Status.CLEAN)

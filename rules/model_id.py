@@ -65,6 +65,10 @@ helper of the same file is (its parameter reaching ``from_pretrained`` migrates 
 ``self.MODEL_CLASS.from_pretrained(...)`` is judged as the class the test class (or a base
 class in the file) sets ``MODEL_CLASS`` to: an optimum or other library's class is review.
 
+Legacy base test models (pythia, OPT, BLOOM, tiny random Llama/Mistral) are reported with
+the target their tier would get, and migrate like GPT2 ids under ``--include legacy``;
+encoder-decoders and vision-language test models are only reported.
+
 GPT2-family ids the registry does not list are recognised by their shape and reported (info,
 with their tier and the ``--map`` that migrates them), never rewritten on their own: an org
 and a name that is gpt2 with a size or a tiny/random/mini marker (``erwanf/gpt2-mini``,
@@ -87,7 +91,7 @@ from functools import cache, partial
 
 from migrator.context import RuleContext, Where
 from migrator.core import Safety
-from migrator.models import shape_message
+from migrator.models import legacy_message, shape_message
 from migrator.registry import Example, declare
 
 from . import _cst
@@ -114,6 +118,8 @@ def check(ctx: RuleContext) -> None:
         if target is not None:
             if _decided(ctx, node, value):
                 wholes.append((node, value, target))
+        elif legacy := ctx.models.legacy(value):
+            ctx.info(node, legacy_message(value, *legacy))
         elif (shaped := ctx.models.by_shape(value)) and (
             "/" in value or _given_to_from_pretrained(found.parent, node)
         ):  # a bare "GPT2" is also a label or a class's name: only a loader's argument counts

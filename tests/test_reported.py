@@ -58,3 +58,29 @@ def test_an_id_by_shape_migrates_once_mapped(tmp_path: Path) -> None:
     )
     assert out.code == 0, out.stdout + out.stderr
     assert '"trl-internal-testing/tiny-Qwen2ForCausalLM-2.5"' in target.read_text()
+
+
+def test_legacy_models_are_reported_by_default() -> None:
+    """Without --include legacy, legacy base test models stay and are reported with the
+    target the tier would give them; encoder-decoders are reported only."""
+    case = FIXTURES / "model-id" / "noop_legacy_models_reported_by_default.before.py"
+    messages = {f["line"]: f["message"] for f in findings(case, "model-id")}
+    assert sorted(messages) == [4, 9, 15, 24, 28]
+    assert "--include legacy" in messages[9] and "tiny-Qwen2ForCausalLM-2.5" in messages[9]
+    assert "SmolLM2-135M-Instruct" in messages[24]
+    assert "encoder-decoder" in messages[28] and "--include" not in messages[28]
+
+
+def test_legacy_sources_from_config(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.migrate-tests]\nsources = ["gpt2", "legacy"]\n')
+    test = tmp_path / "test_opt.py"
+    test.write_text(
+        'from transformers import AutoTokenizer\n\nTOK = AutoTokenizer.from_pretrained("facebook/opt-125m")\n'
+    )
+    out = run_cli("--apply", str(test), cwd=tmp_path)
+    assert out.code == 0, out.stdout + out.stderr
+    assert "HuggingFaceTB/SmolLM2-135M-Instruct" in test.read_text()
+    (tmp_path / "pyproject.toml").write_text('[tool.migrate-tests]\nsources = ["gpt2", "old"]\n')
+    bad = run_cli("--dry-run", str(test), cwd=tmp_path)
+    assert bad.code == 2
+    assert "sources: unknown source set 'old'" in bad.stdout + bad.stderr
