@@ -95,6 +95,25 @@ def _config(path: str | None, paths: tuple[str, ...]) -> FileConfig:
     type=click.Choice(["legacy"]),
     help="Also migrate legacy base test models (pythia, OPT, BLOOM, tiny Llama...).",
 )
+@click.option(
+    "--verify",
+    "verify_",
+    is_flag=True,
+    help="With --apply: run the changed files' tests before and after; restore what breaks.",
+)
+@click.option(
+    "--python",
+    "python",
+    metavar="PATH",
+    help="Interpreter that runs the tests for --verify (default: the active environment's).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="Seconds each --verify test session may take.",
+)
 @click.option("--select", metavar="RULES", help="Comma-separated rule ids to run (default: all).")
 @click.option("--ignore", metavar="RULES", help="Comma-separated rule ids to skip.")
 @click.option(
@@ -140,6 +159,9 @@ def main(
     target: str | None,
     maps: tuple[str, ...],
     includes: tuple[str, ...],
+    verify_: bool,
+    python: str | None,
+    timeout: float,
     select: str | None,
     ignore: str | None,
     exclude: tuple[str, ...],
@@ -167,6 +189,8 @@ def main(
         if sum((dry_run, apply_, check)) > 1:
             raise click.UsageError("--dry-run, --apply and --check are mutually exclusive")
         mode = "apply" if apply_ else "check" if check else "dry-run"
+        if verify_ and mode != "apply":
+            raise click.UsageError("--verify needs --apply (it runs the migrated tests)")
         config = _config(config_path, paths)
         models = ModelMap.build(
             target=target or config.target,
@@ -202,7 +226,7 @@ def main(
         models=models,
         rule_ids=rules,
         markers=config.markers,
-        write=mode == "apply",
+        write=mode == "apply" and not verify_,  # --verify writes in its own stage
     )
     show_bar = (
         sys.stderr.isatty()
@@ -212,6 +236,14 @@ def main(
     )
     with report.progress(len(found.files), show_bar) as advance:
         results = run(found.files, options, jobs or os.cpu_count() or 1, on_done=advance)
+    if verify_:
+        from migrator.verify import VerifyOptions, verify
+        from migrator.verify.pytest import default_python
+
+        where = {display(p): p for p in found.files}
+        results = verify(
+            results, where, VerifyOptions(python or default_python(), timeout, Path.cwd())
+        )
 
     errors = [r for r in results if r.status is Status.ERROR]
     if diff_only:

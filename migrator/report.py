@@ -190,8 +190,16 @@ def _size(millions: float | None) -> str:
 def rollout(results: Sequence[FileResult], opts: ReportOptions) -> list[str]:
     groups = _by_status(results)
     lines = []
-    ready = [r.path for r in groups[Status.READY]]
+    verified = [r.path for r in groups[Status.READY] if _verified(r)]
+    ready = [r.path for r in groups[Status.READY] if not _verified(r)]
     review = [r.path for r in groups[Status.REVIEW]]
+    if verified:
+        lines.append(f"verified ({len(verified)}): applied; their tests pass on the target")
+        lines.extend(f"    {path}" for path in verified)
+    if ready and any(f.rule == "verify" for r in results for f in r.findings):
+        lines.append(f"ready, not verified ({len(ready)}): applied (no tests of theirs ran)")
+        lines.extend(f"    {path}" for path in ready)
+        ready = []
     if ready:
         done = opts.mode == "apply"
         lines.append(
@@ -225,6 +233,10 @@ def rollout(results: Sequence[FileResult], opts: ReportOptions) -> list[str]:
     if groups[Status.SKIPPED]:
         lines.append(f"skipped ({len(groups[Status.SKIPPED])}): '# migrate-tests: skip-file'")
     return lines
+
+
+def _verified(result: FileResult) -> bool:
+    return any(f.rule == "verify" and f.message.startswith("verified") for f in result.findings)
 
 
 def rule_counts(results: Sequence[FileResult]) -> dict[str, dict[str, int]]:

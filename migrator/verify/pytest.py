@@ -1,0 +1,77 @@
+"""One pytest session in a subprocess, read back through its JUnit XML report."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Outcome:
+    """Per test file (as given): failing test ids with their first error line, and whether
+    the file ran at all (collected tests)."""
+
+    failures: dict[str, dict[str, str]] = field(default_factory=dict)
+    passed: dict[str, int] = field(default_factory=dict)
+    error: str | None = None  # the session itself could not run (timeout, no pytest...)
+
+    def green(self, path: str) -> bool:
+        return self.error is None and not self.failures.get(path) and self.passed.get(path, 0) > 0
+
+
+def default_python() -> str:
+    """The ``python`` of the active environment, else the interpreter running the tool."""
+    if os.environ.get("VIRTUAL_ENV") or os.environ.get("CONDA_PREFIX"):
+        found = shutil.which("python")
+        if found:
+            return found
+    return sys.executable
+
+
+def run(python: str, files: list[str], cwd: Path, timeout: float) -> Outcome:
+    """Run the tests of ``files`` (paths relative to ``cwd``) in one pytest session."""
+    if not files:
+        return Outcome()
+    with tempfile.TemporaryDirectory(prefix="migrate-tests-verify-") as tmp:
+        report = Path(tmp) / "junit.xml"
+        command = [
+            python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1",
+            f"--junitxml={report}", *files,
+        ]  # fmt: skip
+        try:
+            proc = subprocess.run(
+                command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return Outcome(error=f"the test session timed out after {timeout:g} s")
+        except OSError as exc:
+            return Outcome(error=f"cannot run {python}: {exc.strerror or exc}")
+        if not report.exists():
+            last = (proc.stderr or proc.stdout).strip().splitlines()
+            return Outcome(error=f"pytest did not run ({last[-1] if last else proc.returncode})")
+        return _read(report, files, cwd)
+
+
+def _read(report: Path, files: list[str], cwd: Path) -> Outcome:
+    outcome = Outcome()
+    by_resolved = {str((cwd / f).resolve()): f for f in files}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        name = by_resolved.get(str((cwd / case.get("file", "")).resolve()))
+        if name is None:
+            continue
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        test_id = f"{case.get('file')}::{case.get('name')}"
+        if problem is not None:
+            text = (problem.get("message") or problem.text or "").strip().splitlines()
+            outcome.failures.setdefault(name, {})[test_id] = text[0] if text else "failed"
+        elif case.find("skipped") is None:
+            outcome.passed[name] = outcome.passed.get(name, 0) + 1
+    return outcome

@@ -1,0 +1,108 @@
+"""The verify stage: baseline, write, re-run, roll back (see ``migrator.verify``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from migrator.core import FileResult, Finding, Safety, Status
+from migrator.runner import ConcurrentChange, write_atomic
+from migrator.verify import pytest as session
+
+RULE = "verify"
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    python: str
+    timeout: float
+    cwd: Path
+
+
+def verify(
+    results: list[FileResult], paths: dict[str, Path], opts: VerifyOptions
+) -> list[FileResult]:
+    """Write the changed files of ``results`` (decided, not yet written), run their tests
+    before and after, and restore the files the migration broke. ``paths``: result path ->
+    the file on disk."""
+    changed = [r for r in results if r.changed and r.status is not Status.ERROR]
+    tests = [r for r in changed if r.path.endswith(".py")]
+    name = {r.path: _relative(paths[r.path], opts.cwd) for r in tests}
+    before = session.run(opts.python, list(name.values()), opts.cwd, opts.timeout)
+    out = {r.path: r for r in results}
+    originals: dict[str, bytes] = {}
+    for result in changed:
+        out[result.path] = _write(result, paths[result.path], originals)
+    written = [r for r in tests if out[r.path].written]
+    after = session.run(opts.python, [name[r.path] for r in written], opts.cwd, opts.timeout)
+    for result in written:
+        path = paths[result.path]
+        out[result.path] = _judge(out[result.path], name[result.path], before, after)
+        if out[result.path].status is Status.REVIEW and not out[result.path].written:
+            out[result.path] = _restore(out[result.path], path, result.new_bytes, originals)
+    return [out[r.path] for r in results]
+
+
+def _judge(
+    result: FileResult, name: str, before: session.Outcome, after: session.Outcome
+) -> FileResult:
+    """The verified, noted or to-be-restored (``written=False``) result of one file."""
+    if after.error is not None:
+        return _noted(result, Safety.REVIEW, f"not verified: {after.error}")
+    failing = after.failures.get(name, {})
+    if not failing:
+        count = after.passed.get(name, 0)
+        return _noted(result, Safety.INFO, f"verified: {count} test(s) pass on the target")
+    old = before.failures.get(name, {}) if before.error is None else {}
+    new = {test: line for test, line in failing.items() if test not in old}
+    if not new:
+        tests = ", ".join(sorted(failing))
+        message = f"verified: {tests} failed before the migration too (not its doing)"
+        return _noted(result, Safety.INFO, message)
+    detail = "; ".join(f"{test}: {line}" for test, line in sorted(new.items()))
+    if before.error is not None:
+        message = f"fails on the target: {detail} (no baseline: {before.error})"
+        return _noted(result, Safety.REVIEW, message)
+    message = (
+        f"needs manual migration: the migration broke {detail}; the file was restored byte for byte"
+    )
+    noted = _noted(result, Safety.REVIEW, message)
+    undone = tuple(replace(f, fixed=False) for f in noted.findings)
+    return replace(noted, findings=undone, written=False, new_text=result.old_text, migrations=())
+
+
+def _write(result: FileResult, path: Path, originals: dict[str, bytes]) -> FileResult:
+    assert result.new_bytes is not None
+    try:
+        originals[result.path] = path.read_bytes()
+        write_atomic(path, originals[result.path], result.new_bytes)
+    except (OSError, ConcurrentChange) as exc:
+        return FileResult(result.path, Status.ERROR, result.findings, error=str(exc))
+    return replace(result, written=True)
+
+
+def _restore(
+    result: FileResult, path: Path, written: bytes | None, originals: dict[str, bytes]
+) -> FileResult:
+    """Put the original bytes back (only if the file still holds what was written)."""
+    assert written is not None
+    try:
+        write_atomic(path, written, originals[result.path])
+    except (OSError, ConcurrentChange) as exc:
+        reason = f"tests failed after the migration and the file could not be restored: {exc}"
+        return FileResult(result.path, Status.ERROR, result.findings, error=reason)
+    return replace(result, new_bytes=None)
+
+
+def _noted(result: FileResult, safety: Safety, message: str) -> FileResult:
+    findings = (*result.findings, Finding(RULE, safety, 1, 0, 1, 0, message))
+    status = Status.REVIEW if safety is Safety.REVIEW else result.status
+    return replace(result, findings=findings, status=status)
+
+
+def _relative(path: Path, cwd: Path) -> str:
+    try:
+        return os.path.relpath(path, cwd)
+    except ValueError:
+        return str(path)
