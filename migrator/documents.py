@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from migrator.core import FileResult, Finding, Safety, Status
-from migrator.models import ModelMap, Tier, shape_message
+from migrator.models import ModelMap, Tier, is_model_field, shape_message
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,12 +48,6 @@ KINDS = {
     ".ipynb": "notebook",  # code cells through the Python rules: migrator/notebooks.py
 }
 RULE = "model-id"
-# Field names that say model or tokenizer (as ``rules/_analysis/consumers.MODEL_FIELD``).
-MODEL_FIELD = re.compile(
-    r"^(pretrained(_model_name_or_path)?|(base_|ref_|reward_|policy_|value_|draft_)?model"
-    r"(_name|_id|_path|_name_or_path|_checkpoint)?|tokenizer(_name|_id|_path|_name_or_path)?"
-    r"|checkpoint|hf_model|hub_model_id)$"
-)
 MODEL_TYPE_KEY = re.compile(r"^(model_type|architectures?|arch|family)$", re.IGNORECASE)
 # ``key: value`` (YAML, also a list item ``- key: value``), ``"key": "value"`` (JSON),
 # ``key = value`` / ``key: value`` (TOML, ini): the key and where its one-line value sits.
@@ -156,7 +150,7 @@ def _context(
         flag = FLAG_BEFORE.search(line[:start])
         if flag and kind in ("shell", "yaml"):
             name = flag.group("flag")
-            if _model_field(name):
+            if is_model_field(name):
                 return name, True, f"the command-line flag {name}"
             return name, False, f"the flag {name} does not name a model"
         pair = {"yaml": YAML_PAIR, "json": JSON_PAIR, "toml": ASSIGN_PAIR, "ini": ASSIGN_PAIR}.get(
@@ -169,15 +163,11 @@ def _context(
                     last = key.rsplit(".", 1)[-1]
                     if MODEL_TYPE_KEY.match(last):
                         return key, False, f"the value of {key!r}, a model type, not a checkpoint"
-                    if _model_field(last):
+                    if is_model_field(last):
                         return key, True, f"the value of {key!r}, a field named for a model"
                     return key, False, f"the value of {key!r}, a field not named for a model"
         return None, False, f"not the whole value of a field named for a model ({kind})"
     return None, False, "prose"
-
-
-def _model_field(name: str) -> bool:
-    return bool(MODEL_FIELD.match(name.lstrip("-").replace("-", "_").lower()))
 
 
 def _finding(hit: Hit) -> Finding:

@@ -141,6 +141,20 @@ def legacy_message(value: str, what: str, target: str | None) -> str:
     )
 
 
+# Fields (keywords, dict keys, attributes, command-line flags) whose name says model or
+# tokenizer: configs and argument parsers that load what they are given.
+MODEL_FIELD = re.compile(
+    r"^(pretrained(_model_name_or_path)?|(base_|ref_|reward_|policy_|value_|draft_)?model"
+    r"(_name|_id|_path|_name_or_path|_checkpoint)?|tokenizer(_name|_id|_path|_name_or_path)?"
+    r"|checkpoint|hf_model|hub_model_id)$"
+)
+
+
+def is_model_field(name: str) -> bool:
+    """A keyword, key, attribute or ``--flag`` whose name says model or tokenizer."""
+    return bool(MODEL_FIELD.match(name.lstrip("-").replace("-", "_").lower()))
+
+
 DEFAULT_TARGETS: Mapping[Tier, str] = {
     Tier.REAL: "HuggingFaceTB/SmolLM2-135M-Instruct",
     Tier.TINY: "trl-internal-testing/tiny-Qwen2ForCausalLM-2.5",

@@ -91,12 +91,11 @@ from functools import cache, partial
 
 from migrator.context import RuleContext, Where
 from migrator.core import Safety
-from migrator.models import legacy_message, shape_message
+from migrator.models import is_model_field, legacy_message, shape_message
 from migrator.registry import Example, declare
 
 from . import _cst
 from ._analysis import analysis
-from ._analysis.consumers import is_model_field
 from ._analysis.shapes import is_cli_string, is_code_string, token_pattern
 from ._analysis.tree import walk
 from ._layout import lay_out, replace_whole

@@ -9,8 +9,9 @@ the target id means the same thing there, so the binding is review. ``consumers 
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass
+
+from migrator.models import is_model_field
 
 # Packages whose loaders take a hub id (``X.from_pretrained(id)``, ``pipeline(model=id)``).
 HF_PACKAGES = frozenset({"transformers", "trl", "peft", "sentence_transformers", "diffusers"})
@@ -21,13 +22,6 @@ HUB_CLIENT = "huggingface_hub"
 # attribution wrappers): a "model_id=" field of theirs is not known to take a hub id.
 OWN_REGISTRIES = frozenset({"transformer_lens", "sae_lens", "sae_dashboard", "inseq", "nnsight"})
 LOAD_KEYWORDS = frozenset({"pretrained_model_name_or_path", "model_id", "model_name_or_path"})
-# Fields (keywords, dict keys, attributes, command-line flags) whose name says model or
-# tokenizer: configs and argument parsers that load what they are given.
-MODEL_FIELD = re.compile(
-    r"^(pretrained(_model_name_or_path)?|(base_|ref_|reward_|policy_|value_|draft_)?model"
-    r"(_name|_id|_path|_name_or_path|_checkpoint)?|tokenizer(_name|_id|_path|_name_or_path)?"
-    r"|checkpoint|hf_model|hub_model_id)$"
-)
 TRAINER_ARGS = frozenset({"model", "ref_model", "reward_model", "value_model", "teacher_model"})
 # transformers functions besides the loaders that take a hub id as their first argument.
 HUB_ID_FUNCTIONS = frozenset(
@@ -38,10 +32,6 @@ HUB_ID_FUNCTIONS = frozenset(
 PATH_CALLS = frozenset(
     {"os.path.join", "posixpath.join", "ntpath.join", "pathlib.Path", "pathlib.PurePath"}
 )
-
-
-def is_model_field(name: str) -> bool:
-    return bool(MODEL_FIELD.match(name.lstrip("-").replace("-", "_").lower()))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from migrator.crossfile import parameter_uses
+from migrator.models import is_model_field
 
 from .consumers import (
     HF_PACKAGES,
@@ -21,7 +22,6 @@ from .consumers import (
     OWN_REGISTRIES,
     Verdict,
     classify_call,
-    is_model_field,
     is_path_call,
     package_of,
 )
