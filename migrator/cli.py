@@ -102,6 +102,11 @@ def _config(path: str | None, paths: tuple[str, ...]) -> FileConfig:
     help="With --apply: run the changed files' tests before and after; restore what breaks.",
 )
 @click.option(
+    "--update-literals",
+    is_flag=True,
+    help="With --apply (implies --verify): write measured values over flagged literals.",
+)
+@click.option(
     "--python",
     "python",
     metavar="PATH",
@@ -160,6 +165,7 @@ def main(
     maps: tuple[str, ...],
     includes: tuple[str, ...],
     verify_: bool,
+    update_literals: bool,
     python: str | None,
     timeout: float,
     select: str | None,
@@ -189,6 +195,7 @@ def main(
         if sum((dry_run, apply_, check)) > 1:
             raise click.UsageError("--dry-run, --apply and --check are mutually exclusive")
         mode = "apply" if apply_ else "check" if check else "dry-run"
+        verify_ = verify_ or update_literals
         if verify_ and mode != "apply":
             raise click.UsageError("--verify needs --apply (it runs the migrated tests)")
         config = _config(config_path, paths)
@@ -241,9 +248,9 @@ def main(
         from migrator.verify.pytest import default_python
 
         where = {display(p): p for p in found.files}
-        results = verify(
-            results, where, VerifyOptions(python or default_python(), timeout, Path.cwd())
-        )
+        interpreter = python or default_python()
+        settings = VerifyOptions(interpreter, timeout, Path.cwd(), update_literals)
+        results = verify(results, where, settings)
 
     errors = [r for r in results if r.status is Status.ERROR]
     if diff_only:

@@ -103,3 +103,91 @@ def test_verify_without_pytest_is_reported_not_a_crash(tmp_path: Path) -> None:
     [note] = [f for f in files["tests/test_ok.py"]["findings"] if f["rule"] == "verify"]
     assert note["message"] == "not verified: pytest did not run (No module named pytest)"
     assert "SmolLM2" in (tmp_path / "tests/test_ok.py").read_text()
+
+
+FAKE_TRANSFORMERS = '''\
+"""A stand-in for transformers: token ids depend on the checkpoint's name."""
+import random
+
+
+class _Tokenizer:
+    def __init__(self, name):
+        self.name = name
+        self.eos_token = "<|endoftext|>" if "gpt2" in name else "<|im_end|>"
+
+    def encode(self, text):
+        base = 31373 if "gpt2" in self.name else 100
+        return [base + len(word) for word in text.split()]
+
+    def sample(self):
+        return 5 if "gpt2" in self.name else random.randrange(1, 10**6)
+
+
+class AutoTokenizer:
+    @staticmethod
+    def from_pretrained(name):
+        return _Tokenizer(name)
+'''
+TOKENIZER_TEST = """\
+from transformers import AutoTokenizer
+
+
+def test_ids():
+    tokenizer = AutoTokenizer.from_pretrained("gpt2")
+    assert tokenizer.encode("hello world") == [31378, 31378]
+
+
+def test_eos():
+    tokenizer = AutoTokenizer.from_pretrained("gpt2")
+    assert tokenizer.eos_token
+"""
+RANDOM_TEST = """\
+from transformers import AutoTokenizer
+
+
+def test_ids():
+    tokenizer = AutoTokenizer.from_pretrained("gpt2")
+    assert tokenizer.encode("a b") == [31374, 31374]
+
+
+def test_sample():
+    tokenizer = AutoTokenizer.from_pretrained("gpt2")
+    assert tokenizer.encode("x" * tokenizer.sample()) == [31378]
+"""
+
+
+@RUNNERS
+def test_update_literals_writes_measured_values_back(run: Runner, tmp_path: Path) -> None:
+    """The token ids flagged for review are re-measured on the target and written over the
+    literal (its marker goes), and the tests pass; a value that differs between two runs keeps
+    its marker, and that file, broken by the migration, is restored."""
+    (tmp_path / "transformers").mkdir()
+    (tmp_path / "transformers" / "__init__.py").write_text(FAKE_TRANSFORMERS)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_tok.py").write_text(TOKENIZER_TEST)
+    (tmp_path / "tests" / "test_random.py").write_text(RANDOM_TEST)
+
+    out = run(
+        "--apply",
+        "--update-literals",
+        "--python",
+        sys.executable,
+        "--format",
+        "json",
+        "tests",
+        cwd=tmp_path,
+    )
+    assert out.code == 0, out.stdout + out.stderr
+    files = {f["path"]: f for f in json.loads(out.stdout)["files"]}
+    tok = files["tests/test_tok.py"]
+    assert (tok["status"], tok["written"]) == ("ready", True)
+    text = (tmp_path / "tests" / "test_tok.py").read_text()
+    assert 'assert tokenizer.encode("hello world") == [105, 105]' in text
+    assert "migrate-tests: review" not in text
+    assert any("written back" in f["message"] for f in tok["findings"] if f["rule"] == "verify")
+
+    random_file = files["tests/test_random.py"]
+    assert random_file["written"] is False
+    assert (tmp_path / "tests" / "test_random.py").read_text() == RANDOM_TEST
+    notes = " ".join(f["message"] for f in random_file["findings"] if f["rule"] == "verify")
+    assert "differs between runs" in notes and "restored" in notes

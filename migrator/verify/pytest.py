@@ -34,19 +34,37 @@ def default_python() -> str:
     return sys.executable
 
 
-def run(python: str, files: list[str], cwd: Path, timeout: float) -> Outcome:
-    """Run the tests of ``files`` (paths relative to ``cwd``) in one pytest session."""
+PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
+
+
+def run(
+    python: str, files: list[str], cwd: Path, timeout: float, record: Path | None = None
+) -> Outcome:
+    """Run the tests of ``files`` (paths relative to ``cwd``) in one pytest session;
+    ``record``: a file the recording plugin appends the compared values to."""
     if not files:
         return Outcome()
+    env = dict(os.environ)
+    plugin: list[str] = []
+    if record is not None:
+        plugin = ["-p", "migrate_tests_record"]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_DIR), env.get("PYTHONPATH")]))
+        env["MIGRATE_TESTS_RECORD"] = str(record)
     with tempfile.TemporaryDirectory(prefix="migrate-tests-verify-") as tmp:
         report = Path(tmp) / "junit.xml"
         command = [
             python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1",
-            f"--junitxml={report}", *files,
+            *plugin, f"--junitxml={report}", *files,
         ]  # fmt: skip
         try:
             proc = subprocess.run(
-                command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+                command,
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                env=env,
             )
         except subprocess.TimeoutExpired:
             return Outcome(error=f"the test session timed out after {timeout:g} s")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from migrator.core import FileResult, Finding, Safety, Status
 from migrator.runner import ConcurrentChange, write_atomic
+from migrator.verify import literals
 from migrator.verify import pytest as session
 
 RULE = "verify"
@@ -18,6 +19,7 @@ class VerifyOptions:
     python: str
     timeout: float
     cwd: Path
+    update_literals: bool = False
 
 
 def verify(
@@ -38,10 +40,27 @@ def verify(
     after = session.run(opts.python, [name[r.path] for r in written], opts.cwd, opts.timeout)
     for result in written:
         path = paths[result.path]
+        if opts.update_literals and after.error is None and after.failures.get(name[result.path]):
+            updated = _update(out[result.path], path, name[result.path], opts)
+            if any(literals.UPDATED in f.message for f in updated.findings):
+                out[result.path] = updated
+                continue
+            out[result.path] = updated
         out[result.path] = _judge(out[result.path], name[result.path], before, after)
         if out[result.path].status is Status.REVIEW and not out[result.path].written:
             out[result.path] = _restore(out[result.path], path, result.new_bytes, originals)
     return [out[r.path] for r in results]
+
+
+def _update(result: FileResult, path: Path, name: str, opts: VerifyOptions) -> FileResult:
+    runs = tuple(literals.record(opts.python, [name], opts.cwd, opts.timeout) for _ in range(2))
+    return literals.update(
+        result,
+        path,
+        (runs[0], runs[1]),
+        lambda: session.run(opts.python, [name], opts.cwd, opts.timeout),
+        name,
+    )
 
 
 def _judge(
