@@ -14,7 +14,8 @@ from migrator.core import Status
 from migrator.discovery import DiscoveryError, discover
 from migrator.models import ModelMap
 from migrator.registry import RuleError, all_rules, select_rules
-from migrator.runner import RunOptions, clean_temp_files, display, run
+from migrator.runner import RunOptions, display, run
+from migrator.writer import clean_temp_files
 
 EXIT_OK, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
 

@@ -9,16 +9,13 @@ atomically, keeping the file mode.
 from __future__ import annotations
 
 import ast
-import contextlib
 import os
 import re
-import signal
 import sys
-import tempfile
 import traceback
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +23,6 @@ from migrator.config import line_length
 from migrator.context import FileContext
 from migrator.core import FileResult, Finding, Safety, Status
 from migrator.crossfile import CrossFile, collect
-from migrator.discovery import TEMP_FILE, TEMP_MARK
 from migrator.documents import analyse as analyse_document
 from migrator.documents import kind_of
 from migrator.models import ModelMap
@@ -34,11 +30,9 @@ from migrator.nodes import Edit, Key
 from migrator.notebooks import NotebookError, code_cells, module_of, rewritten
 from migrator.registry import Rule, all_rules
 from migrator.source import Source, SourceError
+from migrator.writer import ConcurrentChange, os_reason, write_atomic
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-    from multiprocessing.context import DefaultContext, ForkContext
-
     import libcst as cst
 
 # Below this many candidate files, worker start-up costs more than it saves.
@@ -182,7 +176,7 @@ def _document(path: Path, name: str, raw: bytes, kind: str, options: RunOptions)
     try:
         write_atomic(path, raw, result.new_bytes)
     except OSError as exc:
-        return FileResult(name, Status.ERROR, findings=result.findings, error=_os_reason(exc))
+        return FileResult(name, Status.ERROR, findings=result.findings, error=os_reason(exc))
     except ConcurrentChange as exc:
         return FileResult(name, Status.ERROR, findings=result.findings, error=str(exc))
     return replace(result, written=True)
@@ -229,7 +223,7 @@ def _notebook(path: Path, name: str, raw: bytes, options: RunOptions) -> FileRes
     try:
         write_atomic(path, raw, result.new_bytes)
     except (OSError, ConcurrentChange) as exc:
-        reason = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
         return FileResult(name, Status.ERROR, findings=findings, error=reason)
     return replace(result, written=True)
 
@@ -260,7 +254,7 @@ def finish(plan: Plan, options: RunOptions) -> FileResult:
         try:
             write_atomic(plan.path, source.raw, new_bytes)
         except OSError as exc:
-            return FileResult(source.path, Status.ERROR, findings=findings, error=_os_reason(exc))
+            return FileResult(source.path, Status.ERROR, findings=findings, error=os_reason(exc))
         except ConcurrentChange as exc:
             return FileResult(source.path, Status.ERROR, findings=findings, error=str(exc))
         return FileResult(**{**result.__dict__, "written": True})
@@ -363,84 +357,6 @@ def _absolute(module: str, package: str) -> str:
     return ".".join([*base, rest] if rest else base)
 
 
-class ConcurrentChange(Exception):
-    """The file changed on disk after it was read: never clobber someone else's edit."""
-
-
-def write_atomic(path: Path, expected: bytes, data: bytes) -> None:
-    """Write ``data`` over ``path`` via a temp file in the same directory (fsync, rename),
-    keeping the mode, and only if the file still holds ``expected``."""
-    target = path.resolve()  # write through a symlink, keep the link
-    mode = target.stat().st_mode & 0o7777
-    # No write bit at all: the owner marked it read-only; respect that even as root.
-    if not mode & 0o222 or not os.access(target, os.W_OK):
-        raise PermissionError(13, "Permission denied (read-only file)", str(path))
-    fd, tmp = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}{TEMP_MARK}{os.getpid()}-", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        current = target.read_bytes()
-        if current == data:  # already migrated (a re-run of a plan, a parallel hook run)
-            Path(tmp).unlink()
-            return
-        if current != expected:
-            raise ConcurrentChange(
-                "the file changed on disk while it was being migrated; not written"
-            )
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def clean_temp_files(candidates: Sequence[Path]) -> int:
-    """Remove temp files of killed runs: only those whose writing process no longer exists
-    (a concurrent run, e.g. parallel pre-commit hooks, may own the others)."""
-    removed = 0
-    for path in candidates:
-        match = TEMP_FILE.match(path.name)
-        if match is None or _alive(int(match.group(1))):
-            continue
-        try:
-            path.unlink()
-            removed += 1
-        except OSError:
-            pass
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    try:  # a killed writer not yet reaped by its parent is a zombie: it writes nothing more
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _os_reason(exc: OSError) -> str:
-    reason = exc.strerror or str(exc)
-    if isinstance(exc, PermissionError):
-        return f"permission denied ({reason})" if "denied" not in reason.lower() else reason
-    if isinstance(exc, IsADirectoryError):
-        return "is a directory"
-    if exc.errno == 40:
-        return "symlink loop (too many levels of symbolic links)"
-    if isinstance(exc, FileNotFoundError):
-        return "file not found (broken symlink or removed during the run)"
-    return reason
-
-
 def run(
     files: Sequence[Path],
     options: RunOptions,
@@ -451,7 +367,7 @@ def run(
 
     The pre-filter runs here first (reading bytes is cheap): files that cannot match never
     reach a worker. With few files left, or one job, everything runs in this process;
-    otherwise in two overlapping stages (``_parallel``).
+    otherwise in two overlapping stages (``migrator/parallel.py``).
     """
     results: list[FileResult | None] = [None] * len(files)
 
@@ -479,7 +395,9 @@ def run(
         for index, raw in zip(todo, raws, strict=True):
             done(index, process_file(files[index], options, raw))
     else:
-        for position, result in _parallel([files[i] for i in todo], raws, options, jobs):
+        from migrator.parallel import run_parallel  # the runner is imported by it
+
+        for position, result in run_parallel([files[i] for i in todo], raws, options, jobs):
             done(todo[position], result)
     return [r for r in results if r is not None]
 
@@ -492,7 +410,7 @@ def _read(
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return None, FileResult(display(path), Status.ERROR, error=_os_reason(exc))
+        return None, FileResult(display(path), Status.ERROR, error=os_reason(exc))
     if (
         not force
         and not _prefilter((*options.models.targets, *options.models.legacy_ids)).search(raw)
@@ -500,149 +418,3 @@ def _read(
     ):
         return None, FileResult(display(path), Status.CLEAN)
     return raw, None
-
-
-# About what one process runs the rules on while another imports libcst (~0.1 s); above it,
-# the rules run on a pool of workers too.
-INLINE_ANALYSIS_BYTES = 64 * 1024
-
-
-def _parallel(
-    files: Sequence[Path], raws: Sequence[bytes], options: RunOptions, jobs: int
-) -> Iterator[tuple[int, FileResult]]:
-    """(position in ``files``, result) as each is known, in two overlapping stages.
-
-    ``import libcst`` costs about as much as running the rules on a whole trainer suite. So a
-    child forked first, the applier, imports libcst while this process runs the rules
-    (``analyse`` never imports libcst; alone for a small suite, with a pool of workers for a
-    larger one); then the applier applies the plans (plain data, see ``Plan``) with workers
-    forked from it, which inherit the import. This process never imports libcst, and each
-    fork happens while its parent runs no thread. libcst is only imported at all once the
-    pre-filter has let files through.
-
-    Lifecycle: every child closes the pipe ends it does not own, so a dead peer is noticed
-    (EOF) instead of waited for; workers die with their parent (Linux); an interrupted run
-    (Ctrl-C) or one with nothing to apply terminates the applier, which terminates its pool;
-    if the applier dies, this process applies the plans itself.
-    """
-    context = _fork_context()
-    here, there = context.Pipe()
-    applier = context.Process(
-        target=_applier,
-        args=(here, there, options, jobs, os.getpid()),
-        name="migrate-tests-applier",
-    )
-    applier.start()
-    there.close()
-    plans: list[tuple[int, Plan]] = []
-    finished: list[FileResult] | None = None
-    try:
-        for position, outcome in _analyse_all(files, raws, options, jobs, context, here):
-            if isinstance(outcome, FileResult):
-                yield position, outcome
-            else:
-                plans.append((position, outcome))
-        if plans:
-            try:
-                here.send([plan for _, plan in plans])
-                finished = here.recv()
-            except (EOFError, OSError):  # the applier died (killed?): apply here instead
-                finished = [finish(plan, options) for _, plan in plans]
-                if options.write:  # and remove what its workers (dead with it) left half-written
-                    folders = {plan.path.resolve().parent for _, plan in plans}
-                    clean_temp_files([f for d in folders for f in d.iterdir()])
-    finally:
-        here.close()
-        if finished is None:  # interrupted, or nothing to apply: no need to wait for it
-            applier.terminate()
-        applier.join()
-    yield from zip([position for position, _ in plans], finished or [], strict=True)
-
-
-def _analyse_all(
-    files: Sequence[Path],
-    raws: Sequence[bytes],
-    options: RunOptions,
-    jobs: int,
-    context: ForkContext | DefaultContext,
-    applier_end: Connection,
-) -> Iterator[tuple[int, FileResult | Plan]]:
-    all_rules()  # imported once here, inherited by the forked workers
-    if sum(map(len, raws)) <= INLINE_ANALYSIS_BYTES:
-        for position, (path, raw) in enumerate(zip(files, raws, strict=True)):
-            yield position, analyse(path, options, raw)
-        return
-    # The workers read the files again: cheaper than sending them the bytes.
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(
-        max_workers=min(jobs, len(files)),
-        mp_context=context,
-        initializer=_worker_start,
-        initargs=(applier_end, os.getpid()),
-    ) as pool:
-        chunk = max(1, len(files) // (jobs * 8))
-        yield from enumerate(pool.map(analyse, files, [options] * len(files), chunksize=chunk))
-
-
-def _applier(
-    here: Connection, there: Connection, options: RunOptions, jobs: int, parent: int
-) -> None:
-    """The second stage, in its own process: see ``_parallel``."""
-    _worker_start(here, parent)  # here: the main process's end, which only it may hold
-    signal.signal(signal.SIGTERM, _exit_now)  # -> SystemExit: the pool is terminated on the way
-    try:
-        import libcst  # noqa: F401  # at once: the point of this process
-
-        import migrator.apply  # noqa: F401
-
-        plans: list[Plan] = there.recv()
-        if jobs <= 1 or len(plans) < 2:
-            there.send([finish(plan, options) for plan in plans])
-            return
-        workers = min(jobs, len(plans))
-        pool = _fork_context().Pool(workers, _worker_start, (there, os.getpid()))
-        try:
-            chunk = max(1, len(plans) // (jobs * 4))
-            results = pool.map(partial(finish, options=options), plans, chunksize=chunk)
-        except BaseException:  # SIGTERM (SystemExit), or a worker's failure
-            pool.terminate()
-            pool.join()
-            raise
-        pool.close()  # done: the workers leave on their own
-        there.send(results)
-        pool.join()
-    except (EOFError, BrokenPipeError):
-        pass  # the main process went away: nothing to report to
-
-
-def _exit_now(_signum: int, _frame: object) -> None:
-    raise SystemExit(1)
-
-
-def _worker_start(inherited: Connection, parent: int) -> None:
-    """In each child: close the pipe end inherited from the process that forked it (only
-    that process talks on it; held here, its death would go unseen), let the main process
-    handle Ctrl-C, and die with the parent instead of working or waiting on for a dead one
-    (Linux's PR_SET_PDEATHSIG; elsewhere a dead peer is still seen as EOF on the pipe)."""
-    inherited.close()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Terminated means gone at once: no Python-level exit (the applier's SIGTERM handler is
-    # inherited) that would wait on locks and queues shared with a pool being torn down.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before that took effect
-        os._exit(1)
-
-
-def _fork_context() -> ForkContext | DefaultContext:
-    """Fork where the platform has it: workers then inherit every import for free."""
-    import multiprocessing
-
-    if "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from migrator import runner
+from migrator import parallel, runner
 from migrator.core import Status
 from migrator.models import ModelMap
 from migrator.registry import all_rules
@@ -79,7 +79,7 @@ def test_parallel_results_equal_sequential_ones(
     statuses = {r.status for r in sequential}
     assert {Status.READY, Status.REVIEW, Status.CLEAN, Status.SKIPPED, Status.ERROR} <= statuses
     assert runner.run(files, options(), jobs=2) == sequential  # rules run in this process
-    monkeypatch.setattr(runner, "INLINE_ANALYSIS_BYTES", 0)  # rules run on a pool of workers
+    monkeypatch.setattr(parallel, "INLINE_ANALYSIS_BYTES", 0)  # rules run on a pool of workers
     assert runner.run(files, options(), jobs=2) == sequential
 
 
@@ -120,7 +120,7 @@ def test_a_failed_second_stage_is_redone_in_the_main_process(
     def dies(*_args: object) -> None:
         os._exit(3)
 
-    monkeypatch.setattr(runner, "_applier", dies)
+    monkeypatch.setattr(parallel, "_applier", dies)
     assert runner.run(files, options(), jobs=2) == expected
 
 
@@ -241,10 +241,10 @@ def test_pool_workers_die_at_once_when_terminated() -> None:
     main process."""
     code = (
         "import multiprocessing, os, signal\n"
-        "from migrator import runner\n"
-        "signal.signal(signal.SIGTERM, runner._exit_now)\n"
+        "from migrator import parallel\n"
+        "signal.signal(signal.SIGTERM, parallel._exit_now)\n"
         "mine, theirs = multiprocessing.Pipe()\n"
-        "runner._worker_start(mine, os.getppid())\n"
+        "parallel._worker_start(mine, os.getppid())\n"
         "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,\n"
         "      signal.getsignal(signal.SIGINT) is signal.SIG_IGN, mine.closed)\n"
     )

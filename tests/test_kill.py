@@ -276,14 +276,14 @@ DIE_MID_WRITE = """\
 import os, signal, sys
 from pathlib import Path
 
-from migrator import runner
+from migrator import writer
 
 def die(fd):
     os.kill(os.getpid(), signal.SIGKILL)
 
 os.fsync = die
 target = Path(sys.argv[1])
-runner.write_atomic(target, target.read_bytes(), Path(sys.argv[2]).read_bytes())
+writer.write_atomic(target, target.read_bytes(), Path(sys.argv[2]).read_bytes())
 """
 
 

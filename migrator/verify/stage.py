@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from migrator.core import FileResult, Finding, Safety, Status
-from migrator.runner import ConcurrentChange, write_atomic
 from migrator.verify import literals
 from migrator.verify import pytest as session
+from migrator.writer import ConcurrentChange, write_atomic
 
 RULE = "verify"
 
