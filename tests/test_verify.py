@@ -126,6 +126,11 @@ class _Tokenizer:
 class AutoTokenizer:
     @staticmethod
     def from_pretrained(name):
+        if name.startswith("org/not-cached"):
+            raise OSError(
+                "We couldn't connect to 'https://huggingface.co' to load the files, and "
+                f"couldn't find them in the cached files. Can't load tokenizer for '{name}'."
+            )
         return _Tokenizer(name)
 '''
 TOKENIZER_TEST = """\
@@ -191,3 +196,29 @@ def test_update_literals_writes_measured_values_back(run: Runner, tmp_path: Path
     assert (tmp_path / "tests" / "test_random.py").read_text() == RANDOM_TEST
     notes = " ".join(f["message"] for f in random_file["findings"] if f["rule"] == "verify")
     assert "differs between runs" in notes and "restored" in notes
+
+
+def test_a_target_missing_from_the_cache_is_one_line_not_a_rollback(tmp_path: Path) -> None:
+    (tmp_path / "transformers").mkdir()
+    (tmp_path / "transformers" / "__init__.py").write_text(FAKE_TRANSFORMERS)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_tok.py").write_text(TOKENIZER_TEST)
+    out = run_cli(
+        "--apply",
+        "--verify",
+        "--python",
+        sys.executable,
+        "--map",
+        "gpt2=org/not-cached",
+        "--format",
+        "json",
+        "tests",
+        cwd=tmp_path,
+    )
+    assert out.code == 0, out.stdout + out.stderr
+    [entry] = json.loads(out.stdout)["files"]
+    [note] = [f["message"] for f in entry["findings"] if f["rule"] == "verify"]
+    assert note.startswith("not verified: org/not-cached is not in the local Hugging Face cache")
+    assert "huggingface-cli download org/not-cached" in note
+    assert "Traceback" not in out.stdout + out.stderr
+    assert entry["written"] is True

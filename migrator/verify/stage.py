@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -12,6 +14,14 @@ from migrator.verify import pytest as session
 from migrator.writer import ConcurrentChange, write_atomic
 
 RULE = "verify"
+# What transformers and huggingface_hub say when a model is neither cached nor reachable.
+MISSING_MODEL = re.compile(
+    r"couldn't connect to '?https://huggingface\.co|LocalEntryNotFoundError|OfflineModeIsEnabled"
+    r"|cannot find the requested files in the (disk )?cache|Can't load (the )?(tokenizer|model|"
+    r"config(uration)?) for",
+    re.IGNORECASE,
+)
+QUOTED_ID = re.compile(r"for '([\w.-]+/[\w.-]+)'")
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,9 @@ def _judge(
         tests = ", ".join(sorted(failing))
         message = f"verified: {tests} failed before the migration too (not its doing)"
         return _noted(result, Safety.INFO, message)
+    missing = _missing_model(new.values(), result)
+    if missing:
+        return _noted(result, Safety.INFO, missing)
     detail = "; ".join(f"{test}: {line}" for test, line in sorted(new.items()))
     if before.error is not None:
         message = f"fails on the target: {detail} (no baseline: {before.error})"
@@ -89,6 +102,25 @@ def _judge(
     noted = _noted(result, Safety.REVIEW, message)
     undone = tuple(replace(f, fixed=False) for f in noted.findings)
     return replace(noted, findings=undone, written=False, new_text=result.old_text, migrations=())
+
+
+def _missing_model(errors: Iterable[str], result: FileResult) -> str | None:
+    """One line for tests that failed because a target is not in the local Hugging Face
+    cache (offline, or no network): not the migration's doing, so the file stays migrated."""
+    lines = list(errors)
+    if not lines or not all(MISSING_MODEL.search(line) for line in lines):
+        return None
+    named = {m.group(1) for line in lines if (m := QUOTED_ID.search(line))}
+    targets = sorted(named or {target for _, target in result.migrations})
+    ids = ", ".join(targets) or "a target model"
+    fetch = (
+        " && ".join(f"huggingface-cli download {t}" for t in targets)
+        or "huggingface-cli download <id>"
+    )
+    return (
+        f"not verified: {ids} is not in the local Hugging Face cache (offline, or the hub "
+        f"cannot be reached): fetch it with `{fetch}`, then re-run; the file stays migrated"
+    )
 
 
 def _write(result: FileResult, path: Path, originals: dict[str, bytes]) -> FileResult:
