@@ -136,6 +136,17 @@ def _hits(text: str, kind: str, models: ModelMap) -> Iterator[Hit]:
             yield Hit(number, match.start(), match.end(), source, target, key, rewrite, why)
 
 
+def prose_findings(lines: list[tuple[int, str]], models: ModelMap, where: str) -> list[Finding]:
+    """Info findings for the ids mentioned in prose lines (a notebook's Markdown cells)."""
+    pattern = _id_pattern(tuple(sorted(models.targets, key=len, reverse=True)))
+    out = []
+    for number, line in lines:
+        for match in pattern.finditer(line):
+            message = f"GPT2 id {match.group(0)!r} mentioned in {where}: update it by hand"
+            out.append(Finding(RULE, Safety.INFO, number, 0, number, 0, message))
+    return out
+
+
 def _id_pattern(sources: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(s) for s in sources)
     # A whole token: not part of a longer name, path or id ("gpt2-medium", "x/gpt2", "gpt2.py").

@@ -55,6 +55,23 @@ def code_cells(text: str) -> list[Cell]:
     return cells
 
 
+def markdown_lines(text: str) -> list[tuple[int, str]]:
+    """(the file's line, the text) of each source line of the Markdown cells."""
+    data = json.loads(text)
+    spans = _Scanner(text).sources()
+    out: list[tuple[int, str]] = []
+    for index, cell in enumerate(data.get("cells", [])):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "markdown" or index not in spans:
+            continue
+        source = cell.get("source", [])
+        lines = [source] if isinstance(source, str) else source
+        starts = spans[index][1]
+        for line, start in zip(lines, starts, strict=False):
+            if isinstance(line, str):
+                out.append((text.count("\n", 0, start) + 1, line))
+    return out
+
+
 def module_of(cells: list[Cell]) -> tuple[str, list[int]]:
     """The Python module of the code cells and, per module line, the file's line."""
     parts: list[str] = []

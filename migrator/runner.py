@@ -24,10 +24,10 @@ from migrator.context import FileContext
 from migrator.core import FileResult, Finding, Safety, Status
 from migrator.crossfile import CrossFile, collect
 from migrator.documents import analyse as analyse_document
-from migrator.documents import kind_of
+from migrator.documents import kind_of, prose_findings
 from migrator.models import ModelMap
 from migrator.nodes import Edit, Key
-from migrator.notebooks import NotebookError, code_cells, module_of, rewritten
+from migrator.notebooks import NotebookError, code_cells, markdown_lines, module_of, rewritten
 from migrator.registry import Rule, all_rules
 from migrator.source import Source, SourceError
 from migrator.writer import ConcurrentChange, os_reason, write_atomic
@@ -200,7 +200,8 @@ def _notebook(path: Path, name: str, raw: bytes, options: RunOptions) -> FileRes
         line = lines[finding.line - 1] if 0 < finding.line <= len(lines) else finding.line
         return replace(finding, line=line, end_line=line)
 
-    findings = tuple(located(f) for f in outcome.findings)
+    prose = prose_findings(markdown_lines(text), options.models, "a Markdown cell")
+    findings = tuple(sorted((*map(located, outcome.findings), *prose), key=lambda f: f.line))
     if not outcome.changed:
         return FileResult(name, outcome.status, findings, text, text, migrations=outcome.migrations)
     try:

@@ -123,3 +123,18 @@ def test_notebook_that_cannot_be_read_is_an_error(run: Runner, tmp_path: Path) -
     assert files["bad_code.ipynb"]["status"] == "error"
     assert files["config.yaml"]["written"] is True
     assert (tmp_path / "broken.ipynb").read_text() == '{"cells": [gpt2'
+
+
+def test_notebook_markdown_cells_are_reported(tmp_path: Path) -> None:
+    """Prose in a notebook's Markdown cells is reported (info, the notebook's line); only the
+    code cells change."""
+    source = FIXTURES / "documents" / "training_notebook.before.ipynb"
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_bytes(source.read_bytes())
+    out = run_cli("--dry-run", "--format", "json", str(notebook), cwd=tmp_path)
+    assert out.code == 0, out.stdout + out.stderr
+    [entry] = json.loads(out.stdout)["files"]
+    prose = [f for f in entry["findings"] if "Markdown cell" in f["message"]]
+    lines = source.read_text().splitlines()
+    assert [f["safety"] for f in prose] == ["info", "info"]
+    assert all("gpt2" in lines[f["line"] - 1] for f in prose)
