@@ -250,7 +250,8 @@ def main(
 
         where = {display(p): p for p in found.files}
         interpreter = python or default_python()
-        settings = VerifyOptions(interpreter, timeout, Path.cwd(), update_literals)
+        sessions = jobs or os.cpu_count() or 1
+        settings = VerifyOptions(interpreter, timeout, Path.cwd(), update_literals, sessions)
         results = verify(results, where, settings)
 
     errors = [r for r in results if r.status is Status.ERROR]

@@ -20,9 +20,29 @@ class Outcome:
     failures: dict[str, dict[str, str]] = field(default_factory=dict)
     passed: dict[str, int] = field(default_factory=dict)
     error: str | None = None  # the session itself could not run (timeout, no pytest...)
+    # with several sessions (-j): the error of the session that ran each file
+    errors: dict[str, str] = field(default_factory=dict)
 
-    def green(self, path: str) -> bool:
-        return self.error is None and not self.failures.get(path) and self.passed.get(path, 0) > 0
+    def error_for(self, path: str) -> str | None:
+        return self.errors.get(path, self.error)
+
+
+def run_many(python: str, files: list[str], cwd: Path, timeout: float, jobs: int = 1) -> Outcome:
+    """The files in up to ``jobs`` pytest sessions side by side (one per batch of files)."""
+    batches = [files[i::jobs] for i in range(max(1, min(jobs, len(files))))]
+    if len(batches) <= 1:
+        return run(python, files, cwd, timeout)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(batches)) as pool:
+        outcomes = list(pool.map(lambda batch: run(python, batch, cwd, timeout), batches))
+    merged = Outcome()
+    for batch, outcome in zip(batches, outcomes, strict=True):
+        merged.failures.update(outcome.failures)
+        merged.passed.update(outcome.passed)
+        if outcome.error is not None:
+            merged.errors.update(dict.fromkeys(batch, outcome.error))
+    return merged
 
 
 def default_python() -> str:

@@ -30,6 +30,7 @@ class VerifyOptions:
     timeout: float
     cwd: Path
     update_literals: bool = False
+    jobs: int = 1  # pytest sessions side by side, each on a batch of the files
 
 
 def verify(
@@ -41,16 +42,22 @@ def verify(
     changed = [r for r in results if r.changed and r.status is not Status.ERROR]
     tests = [r for r in changed if r.path.endswith(".py")]
     name = {r.path: _relative(paths[r.path], opts.cwd) for r in tests}
-    before = session.run(opts.python, list(name.values()), opts.cwd, opts.timeout)
+    before = session.run_many(opts.python, list(name.values()), opts.cwd, opts.timeout, opts.jobs)
     out = {r.path: r for r in results}
     originals: dict[str, bytes] = {}
     for result in changed:
         out[result.path] = _write(result, paths[result.path], originals)
     written = [r for r in tests if out[r.path].written]
-    after = session.run(opts.python, [name[r.path] for r in written], opts.cwd, opts.timeout)
+    after = session.run_many(
+        opts.python, [name[r.path] for r in written], opts.cwd, opts.timeout, opts.jobs
+    )
     for result in written:
         path = paths[result.path]
-        if opts.update_literals and after.error is None and after.failures.get(name[result.path]):
+        if (
+            opts.update_literals
+            and after.error_for(name[result.path]) is None
+            and after.failures.get(name[result.path])
+        ):
             updated = _update(out[result.path], path, name[result.path], opts)
             if any(literals.UPDATED in f.message for f in updated.findings):
                 out[result.path] = updated
@@ -77,13 +84,13 @@ def _judge(
     result: FileResult, name: str, before: session.Outcome, after: session.Outcome
 ) -> FileResult:
     """The verified, noted or to-be-restored (``written=False``) result of one file."""
-    if after.error is not None:
-        return _noted(result, Safety.REVIEW, f"not verified: {after.error}")
+    if after.error_for(name) is not None:
+        return _noted(result, Safety.REVIEW, f"not verified: {after.error_for(name)}")
     failing = after.failures.get(name, {})
     if not failing:
         count = after.passed.get(name, 0)
         return _noted(result, Safety.INFO, f"verified: {count} test(s) pass on the target")
-    old = before.failures.get(name, {}) if before.error is None else {}
+    old = before.failures.get(name, {}) if before.error_for(name) is None else {}
     new = {test: line for test, line in failing.items() if test not in old}
     if not new:
         tests = ", ".join(sorted(failing))
@@ -93,8 +100,8 @@ def _judge(
     if missing:
         return _noted(result, Safety.INFO, missing)
     detail = "; ".join(f"{test}: {line}" for test, line in sorted(new.items()))
-    if before.error is not None:
-        message = f"fails on the target: {detail} (no baseline: {before.error})"
+    if before.error_for(name) is not None:
+        message = f"fails on the target: {detail} (no baseline: {before.error_for(name)})"
         return _noted(result, Safety.REVIEW, message)
     message = (
         f"needs manual migration: the migration broke {detail}; the file was restored byte for byte"
