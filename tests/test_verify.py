@@ -61,6 +61,9 @@ def test_verify_restores_what_the_migration_broke(run: Runner, tmp_path: Path) -
     assert "tests/test_breaks.py::test_name_length" in note["message"]
     assert "assert 35 == 4" in note["message"] and "restored" in note["message"]
     assert (tmp_path / "tests/test_breaks.py").read_text() == SUITE["tests/test_breaks.py"]
+    tried = [f for f in breaks["findings"] if f["rule"] == "model-id"]
+    assert tried and all(f["safety"] == "info" and not f["fixed"] for f in tried)
+    assert all(f["message"].startswith("not applied, the file was restored") for f in tried)
 
     ok = files["tests/test_ok.py"]
     assert ok["written"] is True

@@ -107,8 +107,16 @@ def _judge(
         f"needs manual migration: the migration broke {detail}; the file was restored byte for byte"
     )
     noted = _noted(result, Safety.REVIEW, message)
-    undone = tuple(replace(f, fixed=False) for f in noted.findings)
+    undone = tuple(_not_applied(f) for f in noted.findings)
     return replace(noted, findings=undone, written=False, new_text=result.old_text, migrations=())
+
+
+def _not_applied(finding: Finding) -> Finding:
+    """A fix of a restored file: reported as what was tried, no longer counted as a fix."""
+    if finding.safety is not Safety.FIX:
+        return replace(finding, fixed=False)
+    message = f"not applied, the file was restored: {finding.message}"
+    return replace(finding, safety=Safety.INFO, fixed=False, message=message)
 
 
 def _missing_model(errors: Iterable[str], result: FileResult) -> str | None:
