@@ -151,15 +151,19 @@ def parameter_uses(
         return ()
     key = (str(where), stamp, name, slot, id(models))
     if key not in _PARAMETERS:
-        _PARAMETERS[key] = (_Reader(models).parameter_uses(where, name, slot), models)
+        reader = _READERS.get((str(where), stamp, id(models)))
+        if reader is None:  # one reader per module version: analysed once for all its helpers
+            reader = _READERS[(str(where), stamp, id(models))] = _Reader(models)
+        _PARAMETERS[key] = (reader.parameter_uses(where, name, slot), models)
     return _PARAMETERS[key][0]
 
 
-# Read once per process (the file's mtime is part of the key); the ModelMap is held so that
+# Read once per process (the file's mtime is part of the keys); the ModelMap is held so that
 # its id is not reused while an entry names it.
 _PARAMETERS: dict[
     tuple[str, int, str, int | str, int], tuple[tuple[ExternalUse, ...], ModelMap]
 ] = {}
+_READERS: dict[tuple[str, int, int], _Reader] = {}
 _MODULES: dict[tuple[Path, str], Path | None] = {}
 
 
@@ -194,6 +198,7 @@ class _Reader:
         self.models = models
         self._raw: dict[Path, bytes] = {}
         self._below: dict[Path, list[Path]] = {}
+        self._modules: dict[Path, Any] = {}  # helper modules read for their parameters
 
     def raw(self, path: Path) -> bytes:
         if path not in self._raw:
@@ -232,7 +237,9 @@ class _Reader:
         """Where the argument ``slot`` of the module-level function ``name`` of ``path`` goes."""
         if name.encode() not in self.raw(path):
             return ()
-        found = self.analysis(path)
+        if path not in self._modules:  # once for every helper of the module
+            self._modules[path] = self.analysis(path)
+        found = self._modules[path]
         if found is None:
             return ()
         funcs = [f for f in found.functions_named.get(name, []) if f in found.tree.body]

@@ -25,6 +25,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import PurePath
 
 from migrator.core import FileResult, Finding, Safety, Status
@@ -147,6 +148,7 @@ def prose_findings(lines: list[tuple[int, str]], models: ModelMap, where: str) -
     return out
 
 
+@cache
 def _id_pattern(sources: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(s) for s in sources)
     # A whole token: not part of a longer name, path or id ("gpt2-medium", "x/gpt2", "gpt2.py").

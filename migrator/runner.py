@@ -173,13 +173,7 @@ def _document(path: Path, name: str, raw: bytes, kind: str, options: RunOptions)
     result = analyse_document(name, raw, kind, options.models)
     if result.new_bytes is None or not options.write:
         return result
-    try:
-        write_atomic(path, raw, result.new_bytes)
-    except OSError as exc:
-        return FileResult(name, Status.ERROR, findings=result.findings, error=os_reason(exc))
-    except ConcurrentChange as exc:
-        return FileResult(name, Status.ERROR, findings=result.findings, error=str(exc))
-    return replace(result, written=True)
+    return _written(path, raw, result)
 
 
 def _notebook(path: Path, name: str, raw: bytes, options: RunOptions) -> FileResult:
@@ -221,12 +215,7 @@ def _notebook(path: Path, name: str, raw: bytes, options: RunOptions) -> FileRes
     )
     if result.new_bytes is None or not options.write:
         return result
-    try:
-        write_atomic(path, raw, result.new_bytes)
-    except (OSError, ConcurrentChange) as exc:
-        reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
-        return FileResult(name, Status.ERROR, findings=findings, error=reason)
-    return replace(result, written=True)
+    return _written(path, raw, result)
 
 
 def finish(plan: Plan, options: RunOptions) -> FileResult:
@@ -252,14 +241,20 @@ def finish(plan: Plan, options: RunOptions) -> FileResult:
         migrations=plan.migrations,
     )
     if changed and options.write:
-        try:
-            write_atomic(plan.path, source.raw, new_bytes)
-        except OSError as exc:
-            return FileResult(source.path, Status.ERROR, findings=findings, error=os_reason(exc))
-        except ConcurrentChange as exc:
-            return FileResult(source.path, Status.ERROR, findings=findings, error=str(exc))
-        return FileResult(**{**result.__dict__, "written": True})
+        return _written(plan.path, source.raw, result)
     return result
+
+
+def _written(path: Path, raw: bytes, result: FileResult) -> FileResult:
+    """Write ``result.new_bytes`` over ``path`` (which held ``raw``): the written result, or
+    the error that kept the file as it was."""
+    assert result.new_bytes is not None
+    try:
+        write_atomic(path, raw, result.new_bytes)
+    except (OSError, ConcurrentChange) as exc:
+        reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        return FileResult(result.path, Status.ERROR, findings=result.findings, error=reason)
+    return replace(result, written=True)
 
 
 def _status(findings: Sequence[Finding], changed: bool) -> Status:
